@@ -1,0 +1,139 @@
+"""
+The settings of one SockJS endpoint, validated once when they are made.
+
+The defaults are those of the reference servers (sockjs-node, sockjs-go).
+"""
+
+from __future__ import annotations
+
+import codecs
+from dataclasses import dataclass, field
+from typing import Any, Callable, FrozenSet, Optional, Sequence, Union
+
+__all__ = ["Options", "TRANSPORTS", "DEFAULT_SOCKJS_URL"]
+
+#: The sockjs-client release the iframe page loads unless told otherwise.
+DEFAULT_SOCKJS_URL = "https://cdn.jsdelivr.net/npm/sockjs-client@1.6.1/dist/sockjs.min.js"
+
+#: Every transport name this server knows (the last segment of a session URL),
+#: plus ``raw_websocket`` for the unframed ``/websocket`` endpoint.
+TRANSPORTS: FrozenSet[str] = frozenset(
+    {
+        "websocket",
+        "xhr",
+        "xhr_send",
+        "xhr_streaming",
+        "eventsource",
+        "htmlfile",
+        "jsonp",
+        "jsonp_send",
+    }
+)
+
+JSessionIdSetter = Callable[[Any], None]
+
+
+@dataclass(frozen=True)
+class Options:
+    """
+    Options of a L{txsockjs.SockJSResource}.
+
+    @ivar websocket: serve the C{websocket} transport (and say so in C{/info}).
+    @ivar raw_websocket: serve C{/websocket}, a websocket with no SockJS framing.
+    @ivar jsessionid: C{None}/C{False} for no cookie; C{True} to set
+        C{JSESSIONID} (the request's value, or C{dummy}) on every session
+        response; or a callable C{f(request)} that sets a cookie itself.
+    @ivar sockjs_url: the sockjs-client script the iframe page loads.
+    @ivar heartbeat_delay: seconds between heartbeat frames.
+    @ivar disconnect_delay: seconds a session lives with no receiver attached.
+    @ivar response_limit: bytes a streaming response carries before it ends.
+    @ivar websocket_factory: an Autobahn C{WebSocketServerFactory} whose
+        protocol options (compression, frame limits, ...) the websocket
+        transports use.
+    @ivar websocket_write_timeout: seconds a websocket may stay unable to
+        drain its writes before it is dropped; C{None} waits for ever.
+    @ivar origins: what C{/info} reports in C{origins}.
+    @ivar check_origin: C{f(request) -> bool}; C{False} refuses the request
+        with 403.
+    @ivar disabled_transports: transport names (see L{TRANSPORTS}) not served.
+    @ivar encoding: the codec between SockJS text and a wrapped protocol's bytes.
+    """
+
+    websocket: bool = True
+    raw_websocket: bool = False
+    jsessionid: Union[None, bool, JSessionIdSetter] = None
+    sockjs_url: str = DEFAULT_SOCKJS_URL
+    heartbeat_delay: float = 25.0
+    disconnect_delay: float = 5.0
+    response_limit: int = 128 * 1024
+    websocket_factory: Optional[Any] = None
+    websocket_write_timeout: Optional[float] = None
+    origins: Sequence[str] = ("*:*",)
+    check_origin: Optional[Callable[[Any], bool]] = None
+    disabled_transports: FrozenSet[str] = field(default_factory=frozenset)
+    encoding: str = "utf-8"
+
+    def __post_init__(self) -> None:
+        for name in ("websocket", "raw_websocket"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"Options.{name} must be a bool")
+        if not (
+            self.jsessionid is None
+            or isinstance(self.jsessionid, bool)
+            or callable(self.jsessionid)
+        ):
+            raise TypeError("Options.jsessionid must be None, a bool or a callable")
+        if not isinstance(self.sockjs_url, str) or not self.sockjs_url:
+            raise ValueError("Options.sockjs_url must be a non-empty string")
+        for name in ("heartbeat_delay", "disconnect_delay"):
+            _positive(name, getattr(self, name))
+        if self.websocket_write_timeout is not None:
+            _positive("websocket_write_timeout", self.websocket_write_timeout)
+        if (
+            isinstance(self.response_limit, bool)
+            or not isinstance(self.response_limit, int)
+            or self.response_limit < 1
+        ):
+            raise ValueError("Options.response_limit must be a positive int")
+        if self.websocket_factory is not None and not hasattr(
+            self.websocket_factory, "setProtocolOptions"
+        ):
+            raise TypeError(
+                "Options.websocket_factory must be an Autobahn WebSocketServerFactory"
+            )
+        if isinstance(self.origins, str) or not all(
+            isinstance(o, str) for o in self.origins
+        ):
+            raise TypeError("Options.origins must be a sequence of strings")
+        object.__setattr__(self, "origins", tuple(self.origins))
+        if self.check_origin is not None and not callable(self.check_origin):
+            raise TypeError("Options.check_origin must be callable")
+        disabled = frozenset(self.disabled_transports)
+        unknown = disabled - TRANSPORTS - {"raw_websocket"}
+        if unknown:
+            raise ValueError(
+                "Options.disabled_transports names unknown transports: "
+                + ", ".join(sorted(unknown))
+            )
+        object.__setattr__(self, "disabled_transports", disabled)
+        try:
+            codecs.lookup(self.encoding)
+        except (LookupError, TypeError):
+            raise ValueError(f"Options.encoding names no codec: {self.encoding!r}")
+
+    def serves(self, transport: str) -> bool:
+        """
+        Whether the named transport is served with these options.
+        """
+        if transport in self.disabled_transports:
+            return False
+        if transport == "websocket":
+            return self.websocket
+        if transport == "raw_websocket":
+            return self.websocket and self.raw_websocket
+        return transport in TRANSPORTS
+
+
+def _positive(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"Options.{name} must be a positive number of seconds")

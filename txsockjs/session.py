@@ -1,0 +1,429 @@
+"""
+SockJS sessions: the state machine every transport shares.
+
+A L{Session} is the transport of one application protocol. It queues what the
+protocol writes until a receiver (an HTTP response or a websocket) is
+attached, sends heartbeats, closes itself when no receiver comes back within
+the disconnect delay, and hands each incoming message to the protocol.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Mapping, Optional
+
+from twisted.internet.error import ConnectionDone, ConnectionLost
+from twisted.internet.interfaces import IAddress, IReactorTime, ITransport
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web.http_headers import Headers
+from zope.interface import implementer
+
+from .framing import HEARTBEAT, OPEN, close_frame, message_frame
+from .interfaces import IReceiver, ISockJSSession
+
+__all__ = [
+    "Session",
+    "SessionState",
+    "SessionNotOpen",
+    "SessionRegistry",
+    "RequestInfo",
+    "Flusher",
+    "ANOTHER_CONNECTION",
+    "INTERRUPTED",
+]
+
+_log = Logger()
+
+ANOTHER_CONNECTION = close_frame(2010, "Another connection still open")
+INTERRUPTED = (1002, "Connection interrupted")
+
+
+class SessionState(enum.Enum):
+    """
+    Where a session is in its life.
+    """
+
+    OPENING = "opening"
+    OPEN = "open"
+    CLOSING = "closing"
+    CLOSED = "closed"
+
+
+class SessionNotOpen(Exception):
+    """
+    A message was sent on a session that is closing or closed.
+    """
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    """
+    What the session keeps of the HTTP request that opened it.
+    """
+
+    method: bytes
+    uri: bytes
+    path: bytes
+    headers: Headers
+    peer: IAddress
+    host: IAddress
+    cookies: Mapping[bytes, bytes]
+    is_secure: bool
+
+    @classmethod
+    def from_request(cls, request: Any) -> "RequestInfo":
+        return cls(
+            method=request.method,
+            uri=request.uri,
+            path=request.path,
+            headers=request.requestHeaders,
+            peer=request.getClientAddress(),
+            host=request.getHost(),
+            cookies=dict(request.received_cookies),
+            is_secure=request.isSecure(),
+        )
+
+
+class Flusher:
+    """
+    Sends what sessions queued in this reactor turn, once, in the next one.
+
+    One pending call serves every session of a resource, so a session that
+    is written to many times in one turn sends one frame, and no session
+    needs a timer of its own for it.
+    """
+
+    __slots__ = ("_clock", "_dirty", "_call")
+
+    def __init__(self, clock: IReactorTime) -> None:
+        self._clock = clock
+        self._dirty: List["Session"] = []
+        self._call = None
+
+    def schedule(self, session: "Session") -> None:
+        self._dirty.append(session)
+        if self._call is None:
+            self._call = self._clock.callLater(0, self._run)
+
+    def _run(self) -> None:
+        self._call = None
+        dirty, self._dirty = self._dirty, []
+        for session in dirty:
+            session._flush_scheduled = False
+            session._pump()
+
+
+@implementer(ISockJSSession, ITransport)
+class Session:
+    """
+    One SockJS session, and the transport of the protocol it serves.
+    """
+
+    disconnecting = False
+
+    def __init__(
+        self,
+        session_id: str,
+        protocol: Any,
+        *,
+        clock: IReactorTime,
+        flusher: Flusher,
+        request: RequestInfo,
+        transport_name: str,
+        heartbeat_delay: float,
+        disconnect_delay: float,
+        encoding: str = "utf-8",
+        on_forget: Optional[Callable[["Session"], None]] = None,
+    ) -> None:
+        self.session_id = session_id
+        self.protocol = protocol
+        self.request = request
+        self.transport_name = transport_name
+        self.state = SessionState.OPENING
+        self.receiver: Optional[IReceiver] = None
+        self.close_reason: Optional[tuple] = None
+        self._clock = clock
+        self._flusher = flusher
+        self._heartbeat_delay = heartbeat_delay
+        self._disconnect_delay = disconnect_delay
+        self._encoding = encoding
+        self._errors = "surrogatepass" if encoding.lower().replace("-", "").replace("_", "") in ("utf8",) else "strict"
+        self._on_forget = on_forget
+        self._outbox: List[str] = []
+        self._close_frame = b""
+        self._delivering = False
+        self._flush_scheduled = False
+        self._heartbeat: Optional[LoopingCall] = None
+        self._timer = None
+        self._producer = None
+        self._receives_text = callable(getattr(protocol, "messageReceived", None))
+        self._arm_timer()
+
+    def __repr__(self) -> str:
+        return f"<Session {self.session_id!r} {self.state.value} via {self.transport_name}>"
+
+    # -- the direct API ------------------------------------------------------
+
+    def send(self, message: str) -> None:
+        """
+        Queue C{message} for the client.
+
+        @raise SessionNotOpen: the session is closing or closed.
+        """
+        if self.state is SessionState.CLOSING or self.state is SessionState.CLOSED:
+            raise SessionNotOpen(f"session {self.session_id!r} is {self.state.value}")
+        if type(message) is not str:
+            raise TypeError("SockJS messages are str")
+        self._queue(message)
+
+    def close(self, code: int = 3000, reason: str = "Go away!") -> None:
+        """
+        Close the session: the client gets C{c[code,"reason"]} after what was
+        already queued, and the protocol gets C{connectionLost}.
+        """
+        if self.state is SessionState.CLOSING or self.state is SessionState.CLOSED:
+            return
+        self._begin_close(code, reason)
+        self._lose_protocol(ConnectionDone("SockJS session closed"))
+        self._pump()
+
+    # -- ITransport ----------------------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        """
+        Send C{data}, decoded as text, as one message. Ignored once closing.
+        """
+        if self.state is SessionState.CLOSING or self.state is SessionState.CLOSED:
+            return
+        try:
+            text = data.decode(self._encoding, self._errors)
+        except UnicodeDecodeError:
+            text = data.decode(self._encoding, "replace")
+        self._queue(text)
+
+    def writeSequence(self, data: List[bytes]) -> None:
+        self.write(b"".join(data))
+
+    def loseConnection(self) -> None:
+        self.close()
+
+    def abortConnection(self) -> None:
+        self.close()
+
+    def getPeer(self) -> IAddress:
+        return self.request.peer
+
+    def getHost(self) -> IAddress:
+        return self.request.host
+
+    def registerProducer(self, producer: Any, streaming: bool) -> None:
+        self._producer = producer
+
+    def unregisterProducer(self) -> None:
+        self._producer = None
+
+    # -- receivers -----------------------------------------------------------
+
+    def attach(self, receiver: IReceiver) -> None:
+        """
+        Let C{receiver} carry this session's frames, if it may.
+        """
+        if self.state is SessionState.CLOSED:
+            receiver.send_frame(self._close_frame)
+            receiver.close()
+            return
+        if self.receiver is not None:
+            receiver.send_frame(ANOTHER_CONNECTION)
+            receiver.close()
+            return
+        self.receiver = receiver
+        if self.state is SessionState.OPENING:
+            self.state = SessionState.OPEN
+            heartbeat = self._heartbeat = LoopingCall(self._beat)
+            heartbeat.clock = self._clock
+            heartbeat.start(self._heartbeat_delay, now=False)
+            receiver.send_frame(OPEN)
+            self._connect_protocol()
+        self._pump()
+
+    def detach(self, receiver: IReceiver) -> None:
+        """
+        C{receiver} is done; the session waits for the next one.
+        """
+        if self.receiver is receiver:
+            self.receiver = None
+            self._arm_timer()
+
+    def receiver_lost(self, receiver: IReceiver) -> None:
+        """
+        The client went away from C{receiver} before it was done: the
+        session is interrupted.
+        """
+        if self.receiver is not receiver:
+            return
+        self.receiver = None
+        if self.state is not SessionState.CLOSED:
+            self._begin_close(*INTERRUPTED)
+            self.state = SessionState.CLOSED
+            self._lose_protocol(ConnectionLost("SockJS receiver interrupted"))
+        self._arm_timer()
+
+    def deliver(self, messages: List[str]) -> None:
+        """
+        Hand messages from the client to the protocol, in order.
+        """
+        if self.state is not SessionState.OPEN:
+            return
+        self._delivering = True
+        try:
+            for message in messages:
+                if self.state is not SessionState.OPEN:
+                    break
+                try:
+                    if self._receives_text:
+                        self.protocol.messageReceived(message)
+                    else:
+                        self.protocol.dataReceived(
+                            message.encode(self._encoding, self._errors)
+                        )
+                except Exception:
+                    _log.failure("Protocol {protocol!r} failed on a message", protocol=self.protocol)
+                    self.close(1011, "Internal error")
+        finally:
+            self._delivering = False
+        if self._outbox:
+            self._pump()
+
+    def send_encoded(self, message: str, frame: bytes) -> None:
+        """
+        Send one message whose frame was encoded already (for broadcasts).
+        """
+        if self.state is SessionState.CLOSING or self.state is SessionState.CLOSED:
+            return
+        receiver = self.receiver
+        if receiver is None or self._outbox:
+            self._queue(message)
+        else:
+            receiver.send_frame(frame)
+
+    # -- inner workings ------------------------------------------------------
+
+    def _queue(self, message: str) -> None:
+        self._outbox.append(message)
+        if self.receiver is not None and not self._delivering and not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._flusher.schedule(self)
+
+    def _pump(self) -> None:
+        """
+        Send what is queued, then the close frame if closing, while a
+        receiver is attached.
+        """
+        while self.receiver is not None:
+            if self._outbox:
+                messages, self._outbox = self._outbox, []
+                self.receiver.send_frame(message_frame(messages))
+            elif self.state is SessionState.CLOSING:
+                receiver = self.receiver
+                self.state = SessionState.CLOSED
+                receiver.send_frame(self._close_frame)
+                self.receiver = None
+                receiver.close()
+                self._arm_timer()
+            else:
+                break
+
+    def _beat(self) -> None:
+        if self.receiver is not None:
+            self.receiver.send_frame(HEARTBEAT)
+
+    def _begin_close(self, code: int, reason: str) -> None:
+        self.state = SessionState.CLOSING
+        self.disconnecting = True
+        self.close_reason = (code, reason)
+        self._close_frame = close_frame(code, reason)
+        if self._heartbeat is not None and self._heartbeat.running:
+            self._heartbeat.stop()
+        self._heartbeat = None
+
+    def _connect_protocol(self) -> None:
+        try:
+            self.protocol.makeConnection(self)
+        except Exception:
+            _log.failure("Protocol {protocol!r} failed to start", protocol=self.protocol)
+            self.close(1011, "Internal error")
+
+    def _lose_protocol(self, reason: Exception) -> None:
+        protocol, self.protocol = self.protocol, None
+        if self._producer is not None:
+            producer, self._producer = self._producer, None
+            try:
+                producer.stopProducing()
+            except Exception:
+                _log.failure("Producer failed to stop")
+        if protocol is None or protocol.transport is not self:
+            # never connected: nothing to tell it
+            return
+        try:
+            protocol.connectionLost(Failure(reason))
+        except Exception:
+            _log.failure("Protocol {protocol!r} failed in connectionLost", protocol=protocol)
+
+    def _arm_timer(self) -> None:
+        timer = self._timer
+        if timer is not None and timer.active():
+            timer.reset(self._disconnect_delay)
+        else:
+            self._timer = self._clock.callLater(self._disconnect_delay, self._expire)
+
+    def _expire(self) -> None:
+        self._timer = None
+        if self.receiver is not None:
+            return
+        if self.state is not SessionState.CLOSED:
+            self._begin_close(*INTERRUPTED)
+            self.state = SessionState.CLOSED
+            self._lose_protocol(ConnectionDone("SockJS session timed out"))
+        self._forget()
+
+    def _forget(self) -> None:
+        self._outbox = []
+        if self._on_forget is not None:
+            on_forget, self._on_forget = self._on_forget, None
+            on_forget(self)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+
+
+class SessionRegistry:
+    """
+    The sessions of one endpoint, by id; a session leaves when it expires.
+    """
+
+    def __init__(self) -> None:
+        self._sessions: Dict[str, Session] = {}
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def __iter__(self):
+        return iter(list(self._sessions.values()))
+
+    def get(self, session_id: str) -> Optional[Session]:
+        return self._sessions.get(session_id)
+
+    def add(self, session: Session) -> None:
+        self._sessions[session.session_id] = session
+
+    def remove(self, session: Session) -> None:
+        if self._sessions.get(session.session_id) is session:
+            del self._sessions[session.session_id]
+
+    def open_sessions(self) -> List[Session]:
+        return [s for s in self._sessions.values() if s.state is SessionState.OPEN]
