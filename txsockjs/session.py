@@ -9,6 +9,7 @@ the disconnect delay, and hands each incoming message to the protocol.
 
 from __future__ import annotations
 
+import codecs
 import enum
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional
@@ -136,6 +137,7 @@ class Session:
         heartbeat_delay: float,
         disconnect_delay: float,
         encoding: str = "utf-8",
+        timed: bool = True,
         on_forget: Optional[Callable[["Session"], None]] = None,
     ) -> None:
         self.session_id = session_id
@@ -150,7 +152,8 @@ class Session:
         self._heartbeat_delay = heartbeat_delay
         self._disconnect_delay = disconnect_delay
         self._encoding = encoding
-        self._errors = "surrogatepass" if encoding.lower().replace("-", "").replace("_", "") in ("utf8",) else "strict"
+        self._errors = "surrogatepass" if codecs.lookup(encoding).name == "utf-8" else "strict"
+        self._timed = timed
         self._on_forget = on_forget
         self._outbox: List[str] = []
         self._close_frame = b""
@@ -232,8 +235,7 @@ class Session:
         Let C{receiver} carry this session's frames, if it may.
         """
         if self.state is SessionState.CLOSED:
-            receiver.send_frame(self._close_frame)
-            receiver.close()
+            self._send_close(receiver)
             return
         if self.receiver is not None:
             receiver.send_frame(ANOTHER_CONNECTION)
@@ -245,7 +247,7 @@ class Session:
             heartbeat = self._heartbeat = LoopingCall(self._beat)
             heartbeat.clock = self._clock
             heartbeat.start(self._heartbeat_delay, now=False)
-            receiver.send_frame(OPEN)
+            self._send_open(receiver)
             self._connect_protocol()
         self._pump()
 
@@ -325,16 +327,25 @@ class Session:
         while self.receiver is not None:
             if self._outbox:
                 messages, self._outbox = self._outbox, []
-                self.receiver.send_frame(message_frame(messages))
+                self._send_messages(self.receiver, messages)
             elif self.state is SessionState.CLOSING:
                 receiver = self.receiver
                 self.state = SessionState.CLOSED
-                receiver.send_frame(self._close_frame)
                 self.receiver = None
-                receiver.close()
+                self._send_close(receiver)
                 self._arm_timer()
             else:
                 break
+
+    def _send_open(self, receiver: IReceiver) -> None:
+        receiver.send_frame(OPEN)
+
+    def _send_messages(self, receiver: IReceiver, messages: List[str]) -> None:
+        receiver.send_frame(message_frame(messages))
+
+    def _send_close(self, receiver: IReceiver) -> None:
+        receiver.send_frame(self._close_frame)
+        receiver.close()
 
     def _beat(self) -> None:
         if self.receiver is not None:
@@ -373,6 +384,8 @@ class Session:
             _log.failure("Protocol {protocol!r} failed in connectionLost", protocol=protocol)
 
     def _arm_timer(self) -> None:
+        if not self._timed:
+            return
         timer = self._timer
         if timer is not None and timer.active():
             timer.reset(self._disconnect_delay)

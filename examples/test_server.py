@@ -1,0 +1,113 @@
+"""
+The standard SockJS test endpoints, for conformance suites, real clients and
+benchmarks.
+
+    python examples/test_server.py --port 8081
+
+serves on 127.0.0.1:8081:
+
+    /echo                     echo every message (response_limit 4096)
+    /close                    close every new session with 3000 "Go away!"
+    /disabled_websocket_echo  echo, websockets off
+    /cookie_needed_echo       echo, JSESSIONID cookie on
+    /amplify                  message "N" answers 2**N "x" (N clamped to 1..19)
+    /broadcast                every message goes to every open session
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from typing import Any, Dict
+
+try:
+    import txsockjs  # noqa: F401
+except ImportError:  # run from a checkout without installing
+    sys.path.insert(0, __file__.rsplit("/examples/", 1)[0])
+
+from twisted.internet.protocol import Factory, Protocol
+from twisted.web.resource import Resource
+from twisted.web.server import Site
+
+from txsockjs import Options, SockJSResource, broadcast
+
+
+class Echo(Protocol):
+    def messageReceived(self, message: str) -> None:
+        self.transport.send(message)
+
+
+class Close(Protocol):
+    def connectionMade(self) -> None:
+        self.transport.close(3000, "Go away!")
+
+
+class Amplify(Protocol):
+    def messageReceived(self, message: str) -> None:
+        try:
+            n = int(message)
+        except ValueError:
+            n = 1
+        self.transport.send("x" * 2 ** min(max(n, 1), 19))
+
+
+class Broadcast(Protocol):
+    def messageReceived(self, message: str) -> None:
+        broadcast(self.factory.resource.open_sessions(), message)
+
+
+def make_root(base: Options | None = None, reactor: Any = None) -> Resource:
+    """
+    A resource tree with every test endpoint; C{base} carries options shared
+    by all of them (heartbeat delay, sockjs_url, ...).
+    """
+    if base is None:
+        base = Options(raw_websocket=True)
+    endpoints: Dict[bytes, tuple] = {
+        b"echo": (Echo, replace(base, response_limit=4096)),
+        b"close": (Close, base),
+        b"disabled_websocket_echo": (Echo, replace(base, websocket=False)),
+        b"cookie_needed_echo": (Echo, replace(base, jsessionid=True)),
+        b"amplify": (Amplify, base),
+        b"broadcast": (Broadcast, base),
+    }
+    root = Resource()
+    for name, (protocol, options) in endpoints.items():
+        factory = Factory.forProtocol(protocol)
+        factory.resource = SockJSResource(factory, options, reactor)
+        root.putChild(name, factory.resource)
+    return root
+
+
+def main(argv: list | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", type=int, default=8081)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--heartbeat-delay", type=float, default=25.0)
+    parser.add_argument("--disconnect-delay", type=float, default=5.0)
+    parser.add_argument("--sockjs-url", default=Options.sockjs_url)
+    parser.add_argument("--verbose", action="store_true", help="log to stdout")
+    args = parser.parse_args(argv)
+
+    from twisted.internet import reactor
+
+    if args.verbose:
+        from twisted.python import log
+
+        log.startLogging(sys.stdout)
+    base = Options(
+        raw_websocket=True,
+        heartbeat_delay=args.heartbeat_delay,
+        disconnect_delay=args.disconnect_delay,
+        sockjs_url=args.sockjs_url,
+    )
+    site = Site(make_root(base, reactor))
+    site.noisy = False
+    port = reactor.listenTCP(args.port, site, interface=args.host)
+    print(f"txsockjs test server on http://{args.host}:{port.getHost().port}", flush=True)
+    reactor.run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,28 @@
+"""
+txsockjs: a SockJS server for Twisted.
+
+Mount L{SockJSResource} in any twisted.web tree to serve a Twisted protocol
+factory to browsers over every SockJS transport.
+"""
+
+from .broadcast import broadcast
+from .interfaces import IMessageProtocol, IReceiver, ISockJSSession
+from .options import Options
+from .resource import SockJSFactory, SockJSResource
+from .session import RequestInfo, Session, SessionNotOpen, SessionState
+
+__all__ = [
+    "SockJSResource",
+    "SockJSFactory",
+    "Options",
+    "Session",
+    "SessionState",
+    "SessionNotOpen",
+    "RequestInfo",
+    "broadcast",
+    "ISockJSSession",
+    "IMessageProtocol",
+    "IReceiver",
+]
+
+__version__ = "2.0.0.dev0"

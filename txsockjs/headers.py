@@ -1,0 +1,88 @@
+"""
+The HTTP headers SockJS responses carry: caching, CORS, JSESSIONID.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from twisted.web.http import datetimeToString
+
+__all__ = [
+    "NO_CACHE",
+    "ONE_YEAR",
+    "cors",
+    "no_cache",
+    "cache_for_a_year",
+    "preflight",
+    "set_jsessionid",
+    "error",
+]
+
+ONE_YEAR = 365 * 24 * 60 * 60
+NO_CACHE = b"no-store, no-cache, no-transform, must-revalidate, max-age=0"
+_PUBLIC_A_YEAR = b"public, max-age=%d" % ONE_YEAR
+_PLAIN = b"text/plain; charset=UTF-8"
+
+
+def cors(request: Any) -> None:
+    """
+    Let the requesting origin read the answer, with credentials.
+    """
+    origin = request.getHeader(b"origin")
+    setHeader = request.responseHeaders.setRawHeaders
+    if origin is None:
+        setHeader(b"access-control-allow-origin", [b"*"])
+    else:
+        setHeader(b"access-control-allow-origin", [origin])
+        setHeader(b"access-control-allow-credentials", [b"true"])
+    wanted = request.getHeader(b"access-control-request-headers")
+    if wanted:
+        setHeader(b"access-control-allow-headers", [wanted])
+
+
+def no_cache(request: Any) -> None:
+    request.responseHeaders.setRawHeaders(b"cache-control", [NO_CACHE])
+
+
+def cache_for_a_year(request: Any) -> None:
+    headers = request.responseHeaders
+    headers.setRawHeaders(b"cache-control", [_PUBLIC_A_YEAR])
+    headers.setRawHeaders(b"expires", [datetimeToString(time.time() + ONE_YEAR)])
+
+
+def preflight(request: Any, methods: bytes) -> bytes:
+    """
+    Answer a CORS preflight (C{OPTIONS}) allowing C{methods}.
+    """
+    request.setResponseCode(204)
+    cache_for_a_year(request)
+    cors(request)
+    headers = request.responseHeaders
+    headers.setRawHeaders(b"access-control-allow-methods", [methods])
+    headers.setRawHeaders(b"access-control-max-age", [b"%d" % ONE_YEAR])
+    request.defaultContentType = None
+    return b""
+
+
+def set_jsessionid(request: Any, option: Any) -> None:
+    """
+    Set the JSESSIONID cookie as C{Options.jsessionid} says.
+    """
+    if not option:
+        return
+    if callable(option) and option is not True:
+        option(request)
+        return
+    value = request.getCookie(b"JSESSIONID") or b"dummy"
+    request.addCookie(b"JSESSIONID", value, path=b"/")
+
+
+def error(request: Any, code: int, message: bytes) -> bytes:
+    """
+    A plain-text error answer.
+    """
+    request.setResponseCode(code)
+    request.responseHeaders.setRawHeaders(b"content-type", [_PLAIN])
+    return message

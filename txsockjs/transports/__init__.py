@@ -1,0 +1,4 @@
+"""
+The SockJS transports: how frames travel over each kind of HTTP response or
+websocket.
+"""

@@ -1,0 +1,23 @@
+"""
+The C{eventsource} transport: frames as server-sent events.
+"""
+
+from __future__ import annotations
+
+from .base import StreamingReceiver
+
+__all__ = ["EventSource"]
+
+
+class EventSource(StreamingReceiver):
+    """
+    A blank line (for old Opera), then C{data: <frame>} events.
+    """
+
+    __slots__ = ()
+
+    content_type = b"text/event-stream"
+    prelude = b"\r\n"
+
+    def wrap(self, frame: bytes) -> bytes:
+        return b"data: " + frame + b"\r\n\r\n"

@@ -1,0 +1,261 @@
+"""
+The websocket transports, on Autobahn's Twisted websocket protocol.
+
+C{/<server>/<session>/websocket} carries SockJS frames; C{/websocket} (raw)
+carries each message as one websocket text message with no framing. Each
+websocket connection is a session of its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
+from twisted.internet.interfaces import IPushProducer
+from twisted.protocols.policies import ProtocolWrapper
+from twisted.web.server import NOT_DONE_YET
+from zope.interface import implementer
+
+from ..framing import BrokenJSON, parse_websocket_message
+from ..interfaces import IReceiver
+from ..session import Session, SessionState
+
+__all__ = [
+    "SockJSWebSocketProtocol",
+    "RawWebSocketProtocol",
+    "RawSession",
+    "make_factory",
+    "refuse_or_upgrade",
+]
+
+
+def make_factory(template: Optional[WebSocketServerFactory]) -> WebSocketServerFactory:
+    """
+    The factory whose protocol options our websocket connections use: the
+    user's own (compression, frame limits, ...) or a default one.
+    """
+    if template is not None:
+        return template
+    factory = WebSocketServerFactory()
+    # SockJS decodes every message as UTF-8 itself (and closes the
+    # connection when that fails), so Autobahn's own pass is work done twice.
+    factory.setProtocolOptions(utf8validateIncoming=False)
+    return factory
+
+
+@implementer(IPushProducer)
+class _WriteWatch:
+    """
+    Drops a websocket whose writes could not drain for C{timeout} seconds.
+    """
+
+    def __init__(self, protocol: WebSocketServerProtocol, timeout: float, clock: Any) -> None:
+        self._protocol = protocol
+        self._timeout = timeout
+        self._clock = clock
+        self._call = None
+
+    def pauseProducing(self) -> None:
+        if self._call is None:
+            self._call = self._clock.callLater(self._timeout, self._expired)
+
+    def resumeProducing(self) -> None:
+        if self._call is not None:
+            self._call.cancel()
+            self._call = None
+
+    def stopProducing(self) -> None:
+        self.resumeProducing()
+
+    def _expired(self) -> None:
+        self._call = None
+        self._protocol.dropConnection(abort=True)
+
+
+@implementer(IReceiver)
+class SockJSWebSocketProtocol(WebSocketServerProtocol):
+    """
+    A websocket carrying one SockJS session's frames.
+    """
+
+    sockjs_resource: Any = None
+    sockjs_request: Any = None
+    sockjs_session_id: str = ""
+    session: Optional[Session] = None
+    session_class = Session
+    transport_name = "websocket"
+
+    def onConnect(self, request: Any) -> None:
+        return None
+
+    def onOpen(self) -> None:
+        resource = self.sockjs_resource
+        timeout = resource.options.websocket_write_timeout
+        if timeout is not None:
+            self.transport.registerProducer(_WriteWatch(self, timeout, resource.clock), True)
+        self.session = resource.new_session(
+            self.sockjs_session_id,
+            self.sockjs_request,
+            self.transport_name,
+            session_class=self.session_class,
+            register=False,
+        )
+        if self.session is not None:
+            self.session.attach(self)
+
+    def onMessage(self, payload: bytes, isBinary: bool) -> None:
+        session = self.session
+        if session is None:
+            return
+        try:
+            messages = parse_websocket_message(payload)
+        except BrokenJSON:
+            self.dropConnection(abort=True)
+            return
+        if messages:
+            session.deliver(messages)
+
+    def onClose(self, wasClean: bool, code: Optional[int], reason: Optional[str]) -> None:
+        session, self.session = self.session, None
+        if session is not None:
+            session.receiver_lost(self)
+            session._forget()
+
+    # IReceiver
+
+    def send_frame(self, frame: bytes) -> None:
+        if self.state == WebSocketServerProtocol.STATE_OPEN:
+            self.sendMessage(frame, False)
+
+    def close(self) -> None:
+        # The close frame went out as a SockJS frame; end the connection
+        # right after it (sockjs-client takes the code from the frame).
+        self.dropConnection(abort=False)
+
+
+class RawSession(Session):
+    """
+    A session over a raw websocket: messages go out bare, with no open,
+    heartbeat or array frames, and closing is a websocket close.
+    """
+
+    def _send_open(self, receiver: Any) -> None:
+        pass
+
+    def _send_messages(self, receiver: Any, messages: list) -> None:
+        for message in messages:
+            receiver.send_text(message)
+
+    def _send_close(self, receiver: Any) -> None:
+        receiver.close_with(*self.close_reason)
+
+    def _beat(self) -> None:
+        pass
+
+    def send_encoded(self, message: str, frame: bytes) -> None:
+        if self.state is SessionState.OPEN or self.state is SessionState.OPENING:
+            self._queue(message)
+
+
+class RawWebSocketProtocol(SockJSWebSocketProtocol):
+    """
+    A websocket carrying one session's messages as bare text messages.
+    """
+
+    session_class = RawSession
+    transport_name = "raw_websocket"
+
+    def onMessage(self, payload: bytes, isBinary: bool) -> None:
+        session = self.session
+        if session is None:
+            return
+        try:
+            message = payload.decode("utf-8")
+        except UnicodeDecodeError:
+            self.sendClose(1007, "Invalid UTF-8")
+            return
+        session.deliver([message])
+
+    def send_text(self, message: str) -> None:
+        if self.state == WebSocketServerProtocol.STATE_OPEN:
+            self.sendMessage(message.encode("utf-8", "surrogatepass"), False)
+
+    def close_with(self, code: int, reason: str) -> None:
+        if not (code == 1000 or 3000 <= code <= 4999):
+            code = 1000
+        self.sendClose(code, reason)
+
+    def close(self) -> None:
+        self.sendClose(1000)
+
+
+_BAD_UPGRADE = b'Not a valid websocket request: Can "Upgrade" only to "WebSocket".'
+_BAD_CONNECTION = b'Not a valid websocket request: "Connection" must be "Upgrade".'
+
+
+def refuse_or_upgrade(
+    request: Any,
+    resource: Any,
+    protocol_class: type,
+    session_id: str,
+    session_request: Any,
+) -> Any:
+    """
+    Answer a websocket URL: 405/400 when the request cannot be a websocket,
+    otherwise hand the connection to a new websocket protocol.
+    """
+    if request.method != b"GET":
+        request.setResponseCode(405)
+        request.setHeader(b"allow", b"GET")
+        request.defaultContentType = None
+        return b""
+    upgrade = (request.getHeader(b"upgrade") or b"").lower()
+    if upgrade != b"websocket":
+        return _plain_400(request, _BAD_UPGRADE)
+    connection = (request.getHeader(b"connection") or b"").lower()
+    if b"upgrade" not in [token.strip() for token in connection.split(b",")]:
+        return _plain_400(request, _BAD_CONNECTION)
+    if request.getHeader(b"sec-websocket-key1") and request.getHeader(b"sec-websocket-key2"):
+        from .hixie76 import upgrade_hixie76
+
+        return upgrade_hixie76(request, resource, protocol_class, session_id, session_request)
+    if request.channel.transport is None:
+        return _plain_400(request, b"Not a valid websocket request: no connection to upgrade.")
+
+    protocol = protocol_class()
+    protocol.factory = resource.websocket_factory
+    protocol.sockjs_resource = resource
+    protocol.sockjs_request = session_request
+    protocol.sockjs_session_id = session_id
+    _take_over(request, protocol)
+    # Autobahn parses the handshake itself: give it the request again.
+    head = [request.method + b" " + request.uri + b" HTTP/1.1\r\n"]
+    for name, values in request.requestHeaders.getAllRawHeaders():
+        head.append(name + b": " + b",".join(values) + b"\r\n")
+    head.append(b"\r\n")
+    protocol.dataReceived(b"".join(head) + request.content.read())
+    return NOT_DONE_YET
+
+
+def _take_over(request: Any, protocol: Any) -> Any:
+    """
+    Move the request's connection from the HTTP channel to C{protocol}.
+    """
+    transport, request.channel.transport = request.channel.transport, None
+    if isinstance(transport, ProtocolWrapper):
+        transport.wrappedProtocol = protocol
+    elif isinstance(getattr(transport, "protocol", None), ProtocolWrapper):
+        transport.protocol.wrappedProtocol = protocol
+    else:
+        transport.protocol = protocol
+    protocol.makeConnection(transport)
+    # The HTTP channel paused the connection while it served the request.
+    if IPushProducer.providedBy(transport):
+        transport.resumeProducing()
+    return transport
+
+
+def _plain_400(request: Any, body: bytes) -> bytes:
+    request.setResponseCode(400)
+    request.setHeader(b"content-type", b"text/plain; charset=UTF-8")
+    return body
