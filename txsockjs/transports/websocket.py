@@ -110,7 +110,8 @@ class SockJSWebSocketProtocol(WebSocketServerProtocol):
         try:
             messages = parse_websocket_message(payload)
         except BrokenJSON:
-            self.dropConnection(abort=True)
+            # SockJS asks for the connection to end at once on broken JSON.
+            self.dropConnection(abort=False)
             return
         if messages:
             session.deliver(messages)

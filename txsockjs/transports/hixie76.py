@@ -1,0 +1,222 @@
+"""
+The legacy hixie-76 websocket handshake and framing, which some proxies
+(HAProxy among them) still speak and Autobahn does not.
+
+The answer's headers go out before the 8-byte key arrives, as HAProxy
+needs; then the 16-byte digest; then text frames C{0x00 <utf-8> 0xFF}.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from typing import Any, Optional
+
+from twisted.internet.protocol import Protocol
+from twisted.web.server import NOT_DONE_YET
+from zope.interface import implementer
+
+from ..framing import BrokenJSON, parse_websocket_message
+from ..interfaces import IReceiver
+
+__all__ = ["Hixie76Protocol", "upgrade_hixie76", "key_number", "handshake_digest"]
+
+#: The most a peer may buffer in one unfinished frame.
+MAX_FRAME = 16 * 1024 * 1024
+
+
+def key_number(key: bytes) -> int:
+    """
+    The number a C{Sec-WebSocket-Key1/2} header encodes: its digits divided
+    by its count of spaces.
+
+    @raise ValueError: the key is malformed.
+    """
+    digits = bytes(c for c in key if 48 <= c <= 57)
+    spaces = key.count(b" ")
+    if not digits or spaces == 0:
+        raise ValueError("malformed hixie-76 key")
+    number = int(digits)
+    if number % spaces:
+        raise ValueError("malformed hixie-76 key")
+    return number // spaces
+
+
+def handshake_digest(key1: bytes, key2: bytes, key3: bytes) -> bytes:
+    """
+    The 16 bytes that answer a hixie-76 handshake.
+    """
+    challenge = struct.pack(">II", key_number(key1), key_number(key2)) + key3
+    return hashlib.md5(challenge).digest()
+
+
+@implementer(IReceiver)
+class Hixie76Protocol(Protocol):
+    """
+    One hixie-76 websocket carrying a SockJS session (framed, or raw).
+    """
+
+    def __init__(
+        self,
+        resource: Any,
+        session_id: str,
+        info: Any,
+        raw: bool,
+        key1: bytes,
+        key2: bytes,
+    ) -> None:
+        self._resource = resource
+        self._session_id = session_id
+        self._info = info
+        self._raw = raw
+        self._keys = (key1, key2)
+        self._buffer = b""
+        self._open = False
+        self._closed = False
+        self.session: Optional[Any] = None
+
+    def dataReceived(self, data: bytes) -> None:
+        self._buffer += data
+        if not self._open:
+            if len(self._buffer) < 8:
+                return
+            key3, self._buffer = self._buffer[:8], self._buffer[8:]
+            try:
+                digest = handshake_digest(self._keys[0], self._keys[1], key3)
+            except ValueError:
+                self.transport.loseConnection()
+                return
+            self.transport.write(digest)
+            self._open = True
+            self._start_session()
+        self._read_frames()
+
+    def _start_session(self) -> None:
+        from .websocket import RawSession
+        from ..session import Session
+
+        resource = self._resource
+        self.session = resource.new_session(
+            self._session_id,
+            self._info,
+            "raw_websocket" if self._raw else "websocket",
+            session_class=RawSession if self._raw else Session,
+            register=False,
+        )
+        self.session.attach(self)
+
+    def _read_frames(self) -> None:
+        while self._buffer and not self._closed:
+            kind = self._buffer[0]
+            if kind == 0x00:
+                end = self._buffer.find(b"\xff", 1)
+                if end < 0:
+                    if len(self._buffer) > MAX_FRAME:
+                        self.transport.loseConnection()
+                    return
+                payload, self._buffer = self._buffer[1:end], self._buffer[end + 1 :]
+                self._message(payload)
+            elif kind == 0xFF:
+                if len(self._buffer) < 2:
+                    return
+                # closing handshake: answer it and hang up
+                self.close()
+                return
+            else:
+                self.transport.loseConnection()
+                return
+
+    def _message(self, payload: bytes) -> None:
+        session = self.session
+        if session is None:
+            return
+        try:
+            if self._raw:
+                messages = [payload.decode("utf-8")]
+            else:
+                messages = parse_websocket_message(payload)
+        except (BrokenJSON, UnicodeDecodeError):
+            self._closed = True
+            self.transport.loseConnection()
+            return
+        if messages:
+            session.deliver(messages)
+
+    def connectionLost(self, reason: Any = None) -> None:
+        self._closed = True
+        session, self.session = self.session, None
+        if session is not None:
+            session.receiver_lost(self)
+            session._forget()
+
+    # IReceiver, and what a raw session asks of its receiver
+
+    def send_frame(self, frame: bytes) -> None:
+        if not self._closed:
+            self.transport.write(b"\x00" + frame + b"\xff")
+
+    def send_text(self, message: str) -> None:
+        self.send_frame(message.encode("utf-8", "surrogatepass"))
+
+    def close_with(self, code: int, reason: str) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.transport.write(b"\xff\x00")
+            self.transport.loseConnection()
+
+
+def upgrade_hixie76(
+    request: Any,
+    resource: Any,
+    protocol_class: type,
+    session_id: str,
+    info: Any,
+) -> Any:
+    """
+    Answer a hixie-76 upgrade: write the 101 headers at once, then let
+    L{Hixie76Protocol} wait for the key and carry the session.
+    """
+    from .websocket import RawWebSocketProtocol, _take_over
+
+    key1 = request.getHeader(b"sec-websocket-key1") or b""
+    key2 = request.getHeader(b"sec-websocket-key2") or b""
+    try:
+        key_number(key1)
+        key_number(key2)
+    except ValueError:
+        request.setResponseCode(400)
+        request.setHeader(b"content-type", b"text/plain; charset=UTF-8")
+        return b"Not a valid websocket request: malformed hixie-76 keys."
+    if request.channel.transport is None:
+        request.setResponseCode(400)
+        return b""
+    scheme = b"wss" if request.isSecure() else b"ws"
+    host = request.getHeader(b"host") or b""
+    origin = request.getHeader(b"origin") or b"null"
+    head = b"".join(
+        [
+            b"HTTP/1.1 101 WebSocket Protocol Handshake\r\n",
+            b"Upgrade: WebSocket\r\n",
+            b"Connection: Upgrade\r\n",
+            b"Sec-WebSocket-Origin: " + origin + b"\r\n",
+            b"Sec-WebSocket-Location: " + scheme + b"://" + host + request.uri + b"\r\n",
+            b"\r\n",
+        ]
+    )
+    protocol = Hixie76Protocol(
+        resource,
+        session_id,
+        info,
+        issubclass(protocol_class, RawWebSocketProtocol),
+        key1,
+        key2,
+    )
+    transport = _take_over(request, protocol)
+    transport.write(head)
+    body = request.content.read()
+    if body:
+        protocol.dataReceived(body)
+    return NOT_DONE_YET
