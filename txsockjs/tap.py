@@ -1,0 +1,826 @@
+# -*- test-case-name: tests.test_tap -*-
+"""
+C{twistd sockjs}: serve Twisted protocols over SockJS with no code.
+
+    twistd -n sockjs --handler=pkg.mod.factory --prefix=/echo \\
+        --listen=tcp:8080:interface=127.0.0.1
+
+A handler is named by a dotted name, which may be:
+
+  - an L{IProtocolFactory} provider (a factory instance),
+  - a L{Factory} subclass (instantiated with no arguments),
+  - a L{Protocol} subclass, or any class whose instances provide
+    L{IProtocol} (wrapped with L{Factory.forProtocol}),
+  - any other callable, called with no arguments, that returns one of the
+    above.
+
+Stopping the service (SIGTERM, C{twistd} shutdown) closes every open session
+with C{c[1001,"Server shutting down"]} and waits, at most
+C{--shutdown-timeout} seconds, for the clients to get that frame before the
+ports stop listening.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from urllib.parse import urlsplit
+
+from twisted.application import service
+from twisted.application.internet import StreamServerEndpointService
+from twisted.internet import defer
+from twisted.internet.endpoints import serverFromString
+from twisted.internet.interfaces import (
+    IProtocol,
+    IProtocolFactory,
+    IReactorTime,
+    IStreamServerEndpoint,
+)
+from twisted.internet.protocol import Factory, Protocol
+from twisted.logger import Logger
+from twisted.python import reflect, usage
+from twisted.web import resource as web_resource
+from twisted.web import server, static
+from zope.interface import implementer
+
+from .options import TRANSPORTS
+from .options import Options as SockJSOptions
+
+__all__ = [
+    "ConfigurationError",
+    "HandlerError",
+    "Options",
+    "SockJSService",
+    "as_factory",
+    "load_handler",
+    "load_object",
+    "makeService",
+    "origin_checker",
+    "DEFAULT_LISTEN",
+    "DEFAULT_PREFIX",
+    "SHUTDOWN_CODE",
+    "SHUTDOWN_REASON",
+]
+
+_log = Logger()
+
+DEFAULT_LISTEN = "tcp:8080"
+DEFAULT_PREFIX = "/sockjs"
+SHUTDOWN_CODE = 1001
+SHUTDOWN_REASON = "Server shutting down"
+
+
+# -- dotted names ------------------------------------------------------------
+
+
+class ConfigurationError(Exception):
+    """
+    The command line names something that cannot be served. The message is
+    one line, fit to show to the person who typed it.
+    """
+
+
+class HandlerError(ConfigurationError):
+    """
+    A dotted name could not be turned into what it should name.
+    """
+
+
+def load_object(dotted: str, what: str = "handler") -> Any:
+    """
+    The object C{dotted} names.
+
+    @raise HandlerError: it does not import or names nothing.
+    """
+    if not isinstance(dotted, str) or not dotted.strip():
+        raise HandlerError(f"{what}: an empty dotted name")
+    dotted = dotted.strip()
+    try:
+        return reflect.namedAny(dotted)
+    except reflect.ModuleNotFound as e:
+        raise HandlerError(f"{what} {dotted!r}: {e}") from None
+    except reflect.ObjectNotFound as e:
+        raise HandlerError(f"{what} {dotted!r}: {e}") from None
+    except reflect.InvalidName as e:
+        raise HandlerError(f"{what} {dotted!r}: not a dotted name ({e})") from None
+    except Exception as e:
+        # the module exists but raised while it was imported
+        raise HandlerError(
+            f"{what} {dotted!r}: importing it raised {type(e).__name__}: {e}"
+        ) from None
+
+
+def _is_protocol_class(obj: Any) -> bool:
+    return isinstance(obj, type) and (
+        issubclass(obj, Protocol) or IProtocol.implementedBy(obj)
+    )
+
+
+def _is_factory_class(obj: Any) -> bool:
+    return isinstance(obj, type) and (
+        issubclass(obj, Factory) or IProtocolFactory.implementedBy(obj)
+    )
+
+
+def as_factory(obj: Any, name: str = "handler") -> IProtocolFactory:
+    """
+    Turn what a handler name designates into a protocol factory.
+
+    @param obj: a factory, a factory class, a protocol class, or a callable
+        returning one of those.
+    @param name: how to refer to C{obj} in error messages.
+
+    @raise HandlerError: C{obj} is none of those.
+    """
+    if IProtocolFactory.providedBy(obj):
+        return obj
+    if _is_factory_class(obj):
+        try:
+            made = obj()
+        except Exception as e:
+            raise HandlerError(
+                f"{name}: the factory class {obj.__qualname__} could not be "
+                f"made with no arguments: {type(e).__name__}: {e}"
+            ) from None
+        return as_factory(made, name)
+    if _is_protocol_class(obj):
+        return Factory.forProtocol(obj)
+    if isinstance(obj, type):
+        raise HandlerError(
+            f"{name}: the class {obj.__qualname__} is neither a protocol "
+            "nor a protocol factory"
+        )
+    if callable(obj):
+        try:
+            made = obj()
+        except Exception as e:
+            raise HandlerError(
+                f"{name}: calling it raised {type(e).__name__}: {e}"
+            ) from None
+        if IProtocolFactory.providedBy(made) or _is_protocol_class(made):
+            return as_factory(made, name)
+        raise HandlerError(
+            f"{name}: calling it returned {_describe(made)}, "
+            "not a protocol factory"
+        )
+    raise HandlerError(
+        f"{name} is {_describe(obj)}, not a protocol factory, "
+        "a protocol class or a callable"
+    )
+
+
+def _describe(obj: Any) -> str:
+    text = repr(obj)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{type(obj).__name__} {text}"
+
+
+def load_handler(dotted: str) -> IProtocolFactory:
+    """
+    The protocol factory a C{--handler} or C{--mount} dotted name designates.
+
+    @raise HandlerError: with a one-line explanation.
+    """
+    obj = load_object(dotted, "handler")
+    return as_factory(obj, f"handler {dotted.strip()!r}")
+
+
+# -- origins -----------------------------------------------------------------
+
+_DEFAULT_PORTS = {"http": "80", "https": "443", "ws": "80", "wss": "443"}
+
+
+def _origin_pattern(spec: str) -> str:
+    """
+    C{host:port} pattern (as C{/info} reports them) for an C{--origin} value,
+    which is either such a pattern (C{*:*}, C{example.com:*}) or an origin
+    URL (C{https://example.com}, port implied by the scheme).
+    """
+    spec = spec.strip()
+    if "://" in spec:
+        parts = urlsplit(spec)
+        host = parts.hostname or ""
+        if not host:
+            raise ValueError(f"--origin {spec!r}: no host in this URL")
+        port = str(parts.port) if parts.port else _DEFAULT_PORTS.get(parts.scheme, "*")
+        return f"{host}:{port}"
+    if spec == "null":
+        return spec
+    if ":" not in spec:
+        return f"{spec}:*"
+    return spec
+
+
+def _request_origin(request: Any) -> Optional[str]:
+    headers = getattr(request, "requestHeaders", None)
+    if headers is not None:
+        values = headers.getRawHeaders(b"origin")
+        if values:
+            value = values[0]
+            return value.decode("latin-1") if isinstance(value, bytes) else value
+        return None
+    getter = getattr(request, "getHeader", None)
+    if getter is not None:
+        value = getter(b"origin")
+        if isinstance(value, bytes):
+            return value.decode("latin-1")
+        return value
+    return None
+
+
+def origin_checker(patterns: Sequence[str]) -> Callable[[Any], bool]:
+    """
+    A C{check_origin} for L{txsockjs.Options}: a request whose C{Origin}
+    header (C{scheme://host[:port]}) matches one of the C{host:port} glob
+    C{patterns} passes, and so does a request with no C{Origin} (not from a
+    browser). C{null} passes only when a pattern is C{null}.
+    """
+    patterns = tuple(p.lower() for p in patterns)
+
+    def check_origin(request: Any) -> bool:
+        origin = _request_origin(request)
+        if origin is None:
+            return True
+        origin = origin.strip().lower()
+        if origin == "null":
+            return "null" in patterns
+        parts = urlsplit(origin)
+        try:
+            port = parts.port
+        except ValueError:
+            return False
+        host = parts.hostname
+        if not host:
+            return False
+        candidate = f"{host}:{port or _DEFAULT_PORTS.get(parts.scheme, '')}"
+        return any(
+            p != "null" and fnmatch.fnmatchcase(candidate, p) for p in patterns
+        )
+
+    return check_origin
+
+
+# -- options -----------------------------------------------------------------
+
+
+def _positive_float(value: str) -> float:
+    number = float(value)
+    if not number > 0:
+        raise ValueError("must be a positive number")
+    return number
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError("must be a positive integer")
+    return number
+
+
+def _normalize_prefix(prefix: str) -> Tuple[str, ...]:
+    return tuple(segment for segment in prefix.split("/") if segment)
+
+
+def _show(segments: Tuple[str, ...]) -> str:
+    return "/" + "/".join(segments)
+
+
+class Options(usage.Options):
+    """
+    The command line of C{twistd sockjs}.
+
+    After parsing, C{self["mounts"]} is a list of C{(segments, dotted_name)}
+    with C{segments} a tuple of path segments (empty for the root), and
+    C{self["sockjs_options"]} the L{txsockjs.Options} every endpoint uses.
+    """
+
+    synopsis = "[options]"
+    longdesc = (
+        "Serve Twisted protocol factories over SockJS. --handler (at --prefix) "
+        "and every --mount PREFIX=NAME name a factory instance, a Factory or "
+        "Protocol subclass, or a callable returning a factory, by dotted name. "
+        "Each SockJS message reaches the protocol as one dataReceived() call "
+        "(UTF-8 bytes), or as text through messageReceived() when it has one; "
+        "each transport.write() is one message. The endpoint options apply to "
+        "every mount."
+    )
+
+    optFlags = [
+        ["no-websocket", None, "Do not serve the websocket transports."],
+        [
+            "raw-websocket",
+            None,
+            "Also serve PREFIX/websocket, a websocket with no SockJS framing: "
+            "every text message is one message.",
+        ],
+        [
+            "jsessionid",
+            None,
+            "Set a JSESSIONID cookie on session responses (for sticky load "
+            "balancers); /info then says cookie_needed.",
+        ],
+        [
+            "websocket-compression",
+            None,
+            "Accept permessage-deflate on the websocket transports.",
+        ],
+    ]
+
+    optParameters = [
+        [
+            "handler",
+            None,
+            None,
+            "Dotted name of the protocol factory served at --prefix.",
+        ],
+        ["prefix", None, DEFAULT_PREFIX, "Where --handler is mounted."],
+        [
+            "static",
+            None,
+            None,
+            "A directory served at / beside the endpoints (for the pages).",
+        ],
+        [
+            "heartbeat-delay",
+            None,
+            None,
+            "Seconds between heartbeat frames [default: 25].",
+            _positive_float,
+        ],
+        [
+            "disconnect-delay",
+            None,
+            None,
+            "Seconds a session lives with no receiving connection [default: 5].",
+            _positive_float,
+        ],
+        [
+            "response-limit",
+            None,
+            None,
+            "Bytes a streaming response carries before the client must open "
+            "another [default: 131072].",
+            _positive_int,
+        ],
+        [
+            "sockjs-url",
+            None,
+            None,
+            "The sockjs-client script the iframe page loads.",
+        ],
+        [
+            "websocket-write-timeout",
+            None,
+            None,
+            "Seconds a websocket may stay unable to drain its writes before it "
+            "is dropped [default: wait for ever].",
+            _positive_float,
+        ],
+        [
+            "encoding",
+            None,
+            None,
+            "Codec between SockJS text and the protocols' bytes [default: "
+            "utf-8; latin-1 carries any byte as one character].",
+        ],
+        [
+            "websocket-factory",
+            None,
+            None,
+            "Dotted name of an Autobahn WebSocketServerFactory (or a callable "
+            "returning one) whose protocol options the websockets use.",
+        ],
+        [
+            "check-origin",
+            None,
+            None,
+            "Dotted name of a callable f(request) -> bool; False refuses the "
+            "request with 403.",
+        ],
+        [
+            "shutdown-timeout",
+            None,
+            3.0,
+            "Seconds to wait, when stopping, for clients to get the close frame.",
+            float,
+        ],
+    ]
+
+    compData = usage.Completions(
+        optActions={
+            "static": usage.CompleteDirs(descr="directory"),
+            "disable-transport": usage.CompleteList(sorted(TRANSPORTS)),
+        }
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["listen"] = []
+        self["mounts"] = []
+        self["origins"] = []
+        self["disabled_transports"] = []
+
+    def opt_listen(self, description: str) -> None:
+        """
+        A strports/endpoint description to listen on (tcp:8080,
+        ssl:8443:privateKey=key.pem:certKey=cert.pem, unix:/run/s.sock, ...);
+        may repeat [default: tcp:8080].
+        """
+        self["listen"].append(description)
+
+    def opt_mount(self, spec: str) -> None:
+        """
+        PREFIX=NAME: serve the factory NAME at PREFIX; may repeat.
+        """
+        prefix, sep, dotted = spec.partition("=")
+        if not sep or not dotted.strip():
+            raise usage.UsageError(
+                f"--mount {spec!r}: expected PREFIX=package.module.name"
+            )
+        self["mounts"].append((_normalize_prefix(prefix), dotted.strip()))
+
+    def opt_origin(self, origin: str) -> None:
+        """
+        Accept requests only from this origin (https://example.com, or a
+        host:port glob like *.example.com:*); may repeat; also what /info
+        reports in "origins". Requests with no Origin header always pass.
+        """
+        try:
+            self["origins"].append(_origin_pattern(origin))
+        except ValueError as e:
+            raise usage.UsageError(str(e))
+
+    def opt_disable_transport(self, name: str) -> None:
+        """
+        Do not serve this transport (xhr_streaming, eventsource, ...); may
+        repeat.
+        """
+        known = sorted(TRANSPORTS | {"raw_websocket"})
+        if name not in known:
+            raise usage.UsageError(
+                f"--disable-transport {name!r}: not one of {', '.join(known)}"
+            )
+        self["disabled_transports"].append(name)
+
+    def postOptions(self) -> None:
+        mounts: List[Tuple[Tuple[str, ...], str]] = list(self["mounts"])
+        if self["handler"]:
+            mounts.insert(
+                0, (_normalize_prefix(self["prefix"]), self["handler"].strip())
+            )
+        if not mounts:
+            raise usage.UsageError(
+                "nothing to serve: give --handler=package.module.name or "
+                "--mount /prefix=package.module.name"
+            )
+        seen: Dict[Tuple[str, ...], str] = {}
+        for segments, _ in mounts:
+            if segments in seen:
+                raise usage.UsageError(f"{_show(segments)} is mounted twice")
+            for other in seen:
+                shorter, longer = sorted((segments, other), key=len)
+                if longer[: len(shorter)] == shorter:
+                    raise usage.UsageError(
+                        f"{_show(longer)} cannot be mounted inside the "
+                        f"SockJS endpoint at {_show(shorter)}"
+                    )
+            seen[segments] = ""
+        if self["static"] is not None:
+            if not os.path.isdir(self["static"]):
+                raise usage.UsageError(
+                    f"--static {self['static']!r}: not a directory"
+                )
+            if () in seen:
+                raise usage.UsageError(
+                    "--static needs the endpoints under a prefix, not at /"
+                )
+        self["mounts"] = mounts
+        if not self["listen"]:
+            self["listen"] = [DEFAULT_LISTEN]
+        if self["shutdown-timeout"] < 0:
+            raise usage.UsageError("--shutdown-timeout must not be negative")
+        if self["check-origin"] and self["origins"]:
+            raise usage.UsageError("--origin and --check-origin exclude each other")
+        try:
+            self["sockjs_options"] = SockJSOptions(**self._sockjs_kwargs())
+        except (TypeError, ValueError) as e:
+            raise usage.UsageError(str(e))
+
+    def _sockjs_kwargs(self) -> Dict[str, Any]:
+        kwargs: Dict[str, Any] = {
+            "websocket": not self["no-websocket"],
+            "raw_websocket": bool(self["raw-websocket"]),
+        }
+        if self["jsessionid"]:
+            kwargs["jsessionid"] = True
+        for flag, field in (
+            ("heartbeat-delay", "heartbeat_delay"),
+            ("disconnect-delay", "disconnect_delay"),
+            ("response-limit", "response_limit"),
+            ("sockjs-url", "sockjs_url"),
+            ("websocket-write-timeout", "websocket_write_timeout"),
+            ("encoding", "encoding"),
+        ):
+            if self[flag] is not None:
+                kwargs[field] = self[flag]
+        if self["origins"]:
+            kwargs["origins"] = tuple(self["origins"])
+            kwargs["check_origin"] = origin_checker(self["origins"])
+        if self["disabled_transports"]:
+            kwargs["disabled_transports"] = frozenset(self["disabled_transports"])
+        if self["check-origin"]:
+            kwargs["check_origin"] = self._load(
+                self["check-origin"], "--check-origin", callable
+            )
+        factory = None
+        if self["websocket-factory"]:
+            factory = self._load(
+                self["websocket-factory"],
+                "--websocket-factory",
+                lambda o: hasattr(o, "setProtocolOptions"),
+            )
+        if self["websocket-compression"]:
+            if factory is None:
+                from autobahn.twisted.websocket import WebSocketServerFactory
+
+                factory = WebSocketServerFactory()
+            factory.setProtocolOptions(perMessageCompressionAccept=_accept_deflate)
+        if factory is not None:
+            kwargs["websocket_factory"] = factory
+        return kwargs
+
+    @staticmethod
+    def _load(dotted: str, flag: str, acceptable: Callable[[Any], bool]) -> Any:
+        try:
+            obj = load_object(dotted, flag)
+        except HandlerError as e:
+            raise usage.UsageError(str(e))
+        if acceptable(obj):
+            return obj
+        if callable(obj):
+            try:
+                made = obj()
+            except Exception as e:
+                raise usage.UsageError(
+                    f"{flag} {dotted!r}: calling it raised {type(e).__name__}: {e}"
+                )
+            if acceptable(made):
+                return made
+        raise usage.UsageError(f"{flag} {dotted!r}: {_describe(obj)} will not do")
+
+
+# usage.Options shows an opt_ method's docstring as it is: make each one line
+for _name, _method in list(vars(Options).items()):
+    if _name.startswith("opt_") and _method.__doc__:
+        _method.__doc__ = " ".join(_method.__doc__.split())
+del _name, _method
+
+
+def _accept_deflate(offers: Iterable[Any]) -> Any:
+    from autobahn.websocket.compress import (
+        PerMessageDeflateOffer,
+        PerMessageDeflateOfferAccept,
+    )
+
+    for offer in offers:
+        if isinstance(offer, PerMessageDeflateOffer):
+            return PerMessageDeflateOfferAccept(offer)
+    return None
+
+
+# -- the service -------------------------------------------------------------
+
+
+@implementer(IStreamServerEndpoint)
+class _RecordingEndpoint:
+    """
+    An endpoint that remembers the port it listens on, so that the service
+    can say where it listens (C{tcp:0} in tests).
+    """
+
+    def __init__(self, endpoint: IStreamServerEndpoint, ports: List[Any]) -> None:
+        self._endpoint = endpoint
+        self._ports = ports
+
+    def listen(self, factory: IProtocolFactory) -> defer.Deferred:
+        d = self._endpoint.listen(factory)
+
+        def record(port: Any) -> Any:
+            self._ports.append(port)
+            return port
+
+        return d.addCallback(record)
+
+
+class SockJSService(service.MultiService):
+    """
+    Serves a twisted.web site holding SockJS endpoints on any number of
+    endpoints, and closes every session cleanly when stopped.
+
+    @ivar resources: C{{"/prefix": SockJSResource}}.
+    @ivar factories: the application factories served, started and stopped
+        with the service.
+    @ivar site: the L{twisted.web.server.Site}.
+    @ivar ports: the listening ports, once listening.
+    """
+
+    poll_interval = 0.02
+    #: after every session is closed, time for the transports to write out
+    #: the close frames before the ports stop listening.
+    drain_delay = 0.1
+
+    def __init__(
+        self,
+        site: server.Site,
+        resources: Dict[str, Any],
+        factories: Sequence[IProtocolFactory] = (),
+        shutdown_timeout: float = 3.0,
+        reactor: Optional[IReactorTime] = None,
+    ) -> None:
+        super().__init__()
+        if reactor is None:
+            from twisted.internet import reactor as _reactor
+
+            reactor = _reactor  # type: ignore[assignment]
+        self.site = site
+        self.resources = dict(resources)
+        self.factories = list(factories)
+        self.shutdown_timeout = shutdown_timeout
+        self.ports: List[Any] = []
+        self._reactor = reactor
+        self._listening: List[defer.Deferred] = []
+
+    def listen(self, endpoint: Any) -> service.IService:
+        """
+        Also listen on C{endpoint}, an L{IStreamServerEndpoint} or an
+        endpoint description string.
+        """
+        if isinstance(endpoint, str):
+            endpoint = serverFromString(self._reactor, endpoint)
+        child = StreamServerEndpointService(
+            _RecordingEndpoint(endpoint, self.ports), self.site
+        )
+        child.setServiceParent(self)
+        return child
+
+    def startService(self) -> None:
+        for factory in self.factories:
+            factory.doStart()
+        super().startService()
+
+    def stopService(self) -> defer.Deferred:
+        d = self.close_sessions()
+        d.addBoth(lambda _: super(SockJSService, self).stopService())
+        d.addBoth(self._stop_factories)
+        return d
+
+    def _stop_factories(self, result: Any) -> Any:
+        for factory in self.factories:
+            try:
+                factory.doStop()
+            except Exception:
+                _log.failure("Factory {factory!r} failed to stop", factory=factory)
+        return result
+
+    def open_sessions(self) -> List[Any]:
+        """
+        Every session of every endpoint that is not closed yet.
+        """
+        from .session import SessionState
+
+        return [
+            session
+            for resource in self.resources.values()
+            for session in resource.sessions
+            if session.state is not SessionState.CLOSED
+        ]
+
+    def close_sessions(
+        self, code: int = SHUTDOWN_CODE, reason: str = SHUTDOWN_REASON
+    ) -> defer.Deferred:
+        """
+        Close every session of every endpoint with C{c[code,"reason"]}.
+
+        The Deferred fires once every session has handed its close frame to a
+        receiver (a polling client must come back for it) and the transports
+        had a moment to write it, or after C{shutdown_timeout} seconds.
+        """
+        for prefix, resource in self.resources.items():
+            try:
+                resource.close_all(code, reason)
+            except Exception:
+                _log.failure("Closing the sessions at {prefix} failed", prefix=prefix)
+        clock = self._reactor
+        deadline = clock.seconds() + self.shutdown_timeout
+        done = defer.Deferred()
+
+        def check() -> None:
+            try:
+                remaining = self.open_sessions()
+            except Exception:
+                _log.failure("Listing the sessions failed")
+                remaining = []
+            now = clock.seconds()
+            if remaining and now < deadline:
+                clock.callLater(self.poll_interval, check)
+                return
+            if remaining:
+                _log.warn(
+                    "{count} sessions still had their close frame pending "
+                    "after {timeout} s",
+                    count=len(remaining),
+                    timeout=self.shutdown_timeout,
+                )
+            drain = min(self.drain_delay, max(0.0, deadline - now))
+            clock.callLater(drain, done.callback, None)
+
+        check()
+        return done
+
+
+def _segment(name: str) -> bytes:
+    return name.encode("utf-8")
+
+
+def build_root(
+    mounts: Sequence[Tuple[Tuple[str, ...], Any]], static_dir: Optional[str] = None
+) -> web_resource.Resource:
+    """
+    The resource tree holding each C{(segments, resource)} of C{mounts}, with
+    C{static_dir} (if any) served around them.
+    """
+    for segments, leaf in mounts:
+        if segments == ():
+            return leaf
+    root: web_resource.Resource
+    root = static.File(static_dir) if static_dir else web_resource.Resource()
+    for segments, leaf in mounts:
+        node = root
+        for depth, name in enumerate(segments[:-1]):
+            child = node.children.get(_segment(name))
+            if child is None:
+                path = (
+                    os.path.join(static_dir, *segments[: depth + 1])
+                    if static_dir
+                    else None
+                )
+                child = (
+                    static.File(path)
+                    if path and os.path.isdir(path)
+                    else web_resource.Resource()
+                )
+                node.putChild(_segment(name), child)
+            node = child
+        node.putChild(_segment(segments[-1]), leaf)
+    return root
+
+
+def makeService(config: Options) -> SockJSService:
+    """
+    The service C{twistd sockjs} runs.
+
+    A handler that cannot be loaded ends the program with a one-line message
+    and exit status 1.
+    """
+    try:
+        return build_service(config)
+    except ConfigurationError as e:
+        raise SystemExit(f"twistd sockjs: {e}")
+
+
+def build_service(
+    config: Options, reactor: Optional[IReactorTime] = None
+) -> SockJSService:
+    """
+    Like L{makeService}, but raises L{ConfigurationError} (L{HandlerError}
+    for a bad handler) instead of exiting.
+    """
+    from txsockjs import SockJSResource
+
+    sockjs_options = config["sockjs_options"]
+    factories = []
+    leaves = []
+    resources = {}
+    for segments, dotted in config["mounts"]:
+        factory = load_handler(dotted)
+        resource = SockJSResource(factory, sockjs_options, reactor=reactor)
+        factories.append(factory)
+        leaves.append((segments, resource))
+        resources[_show(segments)] = resource
+    site = server.Site(build_root(leaves, config["static"]))
+    svc = SockJSService(
+        site,
+        resources,
+        factories,
+        shutdown_timeout=config["shutdown-timeout"],
+        reactor=reactor,
+    )
+    for description in config["listen"]:
+        try:
+            endpoint = serverFromString(svc._reactor, description)
+        except Exception as e:
+            raise ConfigurationError(f"--listen {description!r}: {e}") from None
+        svc.listen(endpoint)
+    return svc
