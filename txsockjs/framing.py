@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from json.encoder import encode_basestring
 from typing import Iterable, List
 
 __all__ = [
@@ -58,7 +59,7 @@ def message_frame(messages: Iterable[str]) -> bytes:
     The C{a[...]} frame carrying C{messages}, with the characters clients
     cannot take escaped, as UTF-8.
     """
-    return ("a" + _escape(_dumps(list(messages)))).encode("utf-8")
+    return ("a[" + _escape(",".join(map(encode_basestring, messages))) + "]").encode("utf-8")
 
 
 def close_frame(code: int, reason: str) -> bytes:

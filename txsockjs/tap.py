@@ -22,7 +22,6 @@ ports stop listening.
 
 from __future__ import annotations
 
-import fnmatch
 import os
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 from urllib.parse import urlsplit
@@ -56,7 +55,6 @@ __all__ = [
     "load_handler",
     "load_object",
     "makeService",
-    "origin_checker",
     "DEFAULT_LISTEN",
     "DEFAULT_PREFIX",
     "SHUTDOWN_CODE",
@@ -211,55 +209,6 @@ def _origin_pattern(spec: str) -> str:
     if ":" not in spec:
         return f"{spec}:*"
     return spec
-
-
-def _request_origin(request: Any) -> Optional[str]:
-    headers = getattr(request, "requestHeaders", None)
-    if headers is not None:
-        values = headers.getRawHeaders(b"origin")
-        if values:
-            value = values[0]
-            return value.decode("latin-1") if isinstance(value, bytes) else value
-        return None
-    getter = getattr(request, "getHeader", None)
-    if getter is not None:
-        value = getter(b"origin")
-        if isinstance(value, bytes):
-            return value.decode("latin-1")
-        return value
-    return None
-
-
-def origin_checker(patterns: Sequence[str]) -> Callable[[Any], bool]:
-    """
-    A C{check_origin} for L{txsockjs.Options}: a request whose C{Origin}
-    header (C{scheme://host[:port]}) matches one of the C{host:port} glob
-    C{patterns} passes, and so does a request with no C{Origin} (not from a
-    browser). C{null} passes only when a pattern is C{null}.
-    """
-    patterns = tuple(p.lower() for p in patterns)
-
-    def check_origin(request: Any) -> bool:
-        origin = _request_origin(request)
-        if origin is None:
-            return True
-        origin = origin.strip().lower()
-        if origin == "null":
-            return "null" in patterns
-        parts = urlsplit(origin)
-        try:
-            port = parts.port
-        except ValueError:
-            return False
-        host = parts.hostname
-        if not host:
-            return False
-        candidate = f"{host}:{port or _DEFAULT_PORTS.get(parts.scheme, '')}"
-        return any(
-            p != "null" and fnmatch.fnmatchcase(candidate, p) for p in patterns
-        )
-
-    return check_origin
 
 
 # -- options -----------------------------------------------------------------
@@ -445,7 +394,8 @@ class Options(usage.Options):
         """
         Accept requests only from this origin (https://example.com, or a
         host:port glob like *.example.com:*); may repeat; also what /info
-        reports in "origins". Requests with no Origin header always pass.
+        reports in "origins". Requests with no Origin header always pass;
+        --check-origin, when given, decides instead.
         """
         try:
             self["origins"].append(_origin_pattern(origin))
@@ -501,8 +451,6 @@ class Options(usage.Options):
             self["listen"] = [DEFAULT_LISTEN]
         if self["shutdown-timeout"] < 0:
             raise usage.UsageError("--shutdown-timeout must not be negative")
-        if self["check-origin"] and self["origins"]:
-            raise usage.UsageError("--origin and --check-origin exclude each other")
         try:
             self["sockjs_options"] = SockJSOptions(**self._sockjs_kwargs())
         except (TypeError, ValueError) as e:
@@ -527,7 +475,6 @@ class Options(usage.Options):
                 kwargs[field] = self[flag]
         if self["origins"]:
             kwargs["origins"] = tuple(self["origins"])
-            kwargs["check_origin"] = origin_checker(self["origins"])
         if self["disabled_transports"]:
             kwargs["disabled_transports"] = frozenset(self["disabled_transports"])
         if self["check-origin"]:
@@ -693,7 +640,10 @@ class SockJSService(service.MultiService):
         return [
             session
             for resource in self.resources.values()
-            for session in resource.sessions
+            for session in (
+                *resource.sessions,
+                *getattr(resource, "websocket_sessions", ()),
+            )
             if session.state is not SessionState.CLOSED
         ]
 
