@@ -57,6 +57,15 @@ class Broadcast(Protocol):
         broadcast(self.factory.resource.open_sessions(), message)
 
 
+class QuietSite(Site):
+    """
+    A Site that writes no access log (as sockjs-node does by default).
+    """
+
+    def log(self, request: Any) -> None:
+        pass
+
+
 def make_root(base: Options | None = None, reactor: Any = None) -> Resource:
     """
     A resource tree with every test endpoint; C{base} carries options shared
@@ -102,7 +111,7 @@ def main(argv: list | None = None) -> None:
         disconnect_delay=args.disconnect_delay,
         sockjs_url=args.sockjs_url,
     )
-    site = Site(make_root(base, reactor))
+    site = (Site if args.verbose else QuietSite)(make_root(base, reactor))
     site.noisy = False
     port = reactor.listenTCP(args.port, site, interface=args.host)
     print(f"txsockjs test server on http://{args.host}:{port.getHost().port}", flush=True)
