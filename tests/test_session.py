@@ -19,7 +19,7 @@ from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from txsockjs import IReceiver, ISockJSSession, SessionNotOpen, SessionState
-from txsockjs.session import Flusher, RequestInfo, Session
+from txsockjs.session import RequestInfo, Session, SessionHub
 
 
 def _info() -> RequestInfo:
@@ -85,17 +85,13 @@ class SessionTestsMixin:
         self.clock = Clock()
         self.forgotten: list = []
         self.protocol = protocol if protocol is not None else Recorder()
-        self.session = Session(
-            "s1",
-            self.protocol,
-            clock=self.clock,
-            flusher=Flusher(self.clock),
-            request=_info(),
-            transport_name="xhr",
+        self.hub = SessionHub(
+            self.clock,
             heartbeat_delay=self.heartbeat_delay,
             disconnect_delay=self.disconnect_delay,
             on_forget=self.forgotten.append,
         )
+        self.session = Session("s1", self.protocol, self.hub, _info(), "xhr")
         return self.session
 
 
@@ -186,6 +182,25 @@ class SessionTests(SessionTestsMixin, SynchronousTestCase):
         for _ in range(3):
             self.clock.advance(self.heartbeat_delay)
         self.assertEqual(r.frames, [b"o", b"h", b"h", b"h"])
+
+    def test_one_heartbeat_timer_serves_every_session(self):
+        session = self.make()
+        other = Session("s2", Recorder(), self.hub, _info(), "xhr_streaming")
+        r1, r2 = Receiver(session), Receiver(other)
+        session.attach(r1)
+        other.attach(r2)
+        beats = [c for c in self.clock.getDelayedCalls() if c.func.__name__ != "_expire"]
+        self.assertEqual(len(beats), 1)
+        self.clock.advance(self.heartbeat_delay)
+        self.assertEqual((r1.frames[-1], r2.frames[-1]), (b"h", b"h"))
+        session.close()
+        other.close()
+        self.clock.advance(self.heartbeat_delay)
+        self.assertEqual(r2.frames[-1], b'c[3000,"Go away!"]')
+        self.assertFalse(
+            [c for c in self.clock.getDelayedCalls() if c.func.__name__ != "_expire"],
+            "the heartbeat timer stops when no session is open",
+        )
 
     def test_heartbeat_ends_a_waiting_poll(self):
         session = self.make()

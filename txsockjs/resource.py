@@ -25,7 +25,7 @@ from twisted.web.server import NOT_DONE_YET, Site
 from . import headers as H
 from .framing import PayloadError, PayloadExpected, parse_messages
 from .options import Options
-from .session import Flusher, RequestInfo, Session, SessionRegistry, SessionState
+from .session import RequestInfo, Session, SessionHub, SessionRegistry, SessionState
 from .transports.eventsource import EventSource
 from .transports.htmlfile import HtmlFile
 from .transports.jsonp import JsonpPolling
@@ -111,7 +111,13 @@ class SockJSResource(Resource):
         self.sessions = SessionRegistry()
         self.websocket_sessions: Set[Session] = set()
         self.websocket_factory = make_factory(options.websocket_factory)
-        self._flusher = Flusher(reactor)
+        self.hub = SessionHub(
+            reactor,
+            heartbeat_delay=options.heartbeat_delay,
+            disconnect_delay=options.disconnect_delay,
+            encoding=options.encoding,
+            on_forget=self._forget,
+        )
         page = _IFRAME_PAGE.format(sockjs_url=html.escape(options.sockjs_url, quote=True))
         self._iframe = page.encode("utf-8")
         self._iframe_etag = b'"' + hashlib.sha256(self._iframe).hexdigest()[:32].encode() + b'"'
@@ -130,19 +136,8 @@ class SockJSResource(Resource):
         Make the session for a new client, with a protocol of its own.
         """
         protocol = self.factory.buildProtocol(info.peer)
-        options = self.options
         session = session_class(
-            session_id,
-            protocol,
-            clock=self.clock,
-            flusher=self._flusher,
-            request=info,
-            transport_name=transport_name,
-            heartbeat_delay=options.heartbeat_delay,
-            disconnect_delay=options.disconnect_delay,
-            encoding=options.encoding,
-            timed=register,
-            on_forget=self._forget,
+            session_id, protocol, self.hub, info, transport_name, timed=register
         )
         if register:
             self.sessions.add(session)

@@ -31,7 +31,7 @@ __all__ = [
     "SessionNotOpen",
     "SessionRegistry",
     "RequestInfo",
-    "Flusher",
+    "SessionHub",
     "ANOTHER_CONNECTION",
     "INTERRUPTED",
 ]
@@ -88,33 +88,63 @@ class RequestInfo:
         )
 
 
-class Flusher:
+class SessionHub:
     """
-    Sends what sessions queued in this reactor turn, once, in the next one.
+    What the sessions of one endpoint share: the clock, their settings, one
+    heartbeat timer for all of them and one pending call that sends what
+    they queued in a reactor turn.
 
-    One pending call serves every session of a resource, so a session that
-    is written to many times in one turn sends one frame, and no session
-    needs a timer of its own for it.
+    A session written to many times in one turn sends one frame, and no
+    session needs a timer of its own for heartbeats or flushing.
     """
 
-    __slots__ = ("_clock", "_dirty", "_call")
-
-    def __init__(self, clock: IReactorTime) -> None:
-        self._clock = clock
+    def __init__(
+        self,
+        clock: IReactorTime,
+        heartbeat_delay: float = 25.0,
+        disconnect_delay: float = 5.0,
+        encoding: str = "utf-8",
+        on_forget: Optional[Callable[["Session"], None]] = None,
+    ) -> None:
+        self.clock = clock
+        self.heartbeat_delay = heartbeat_delay
+        self.disconnect_delay = disconnect_delay
+        self.encoding = encoding
+        self.errors = "surrogatepass" if codecs.lookup(encoding).name == "utf-8" else "strict"
+        self.on_forget = on_forget
         self._dirty: List["Session"] = []
-        self._call = None
+        self._flush_call = None
+        self._beating: Dict["Session", None] = {}
+        self._heartbeat: Optional[LoopingCall] = None
 
-    def schedule(self, session: "Session") -> None:
+    def schedule_flush(self, session: "Session") -> None:
         self._dirty.append(session)
-        if self._call is None:
-            self._call = self._clock.callLater(0, self._run)
+        if self._flush_call is None:
+            self._flush_call = self.clock.callLater(0, self._flush)
 
-    def _run(self) -> None:
-        self._call = None
+    def _flush(self) -> None:
+        self._flush_call = None
         dirty, self._dirty = self._dirty, []
         for session in dirty:
             session._flush_scheduled = False
             session._pump()
+
+    def start_beating(self, session: "Session") -> None:
+        self._beating[session] = None
+        if self._heartbeat is None:
+            heartbeat = self._heartbeat = LoopingCall(self._beat)
+            heartbeat.clock = self.clock
+            heartbeat.start(self.heartbeat_delay, now=False)
+
+    def stop_beating(self, session: "Session") -> None:
+        self._beating.pop(session, None)
+        if not self._beating and self._heartbeat is not None:
+            self._heartbeat.stop()
+            self._heartbeat = None
+
+    def _beat(self) -> None:
+        for session in list(self._beating):
+            session._beat()
 
 
 @implementer(ISockJSSession, ITransport)
@@ -123,22 +153,34 @@ class Session:
     One SockJS session, and the transport of the protocol it serves.
     """
 
-    disconnecting = False
+    __slots__ = (
+        "session_id",
+        "protocol",
+        "request",
+        "transport_name",
+        "state",
+        "receiver",
+        "close_reason",
+        "disconnecting",
+        "_hub",
+        "_timed",
+        "_outbox",
+        "_close_frame",
+        "_delivering",
+        "_flush_scheduled",
+        "_timer",
+        "_producer",
+        "_receives_text",
+    )
 
     def __init__(
         self,
         session_id: str,
         protocol: Any,
-        *,
-        clock: IReactorTime,
-        flusher: Flusher,
+        hub: SessionHub,
         request: RequestInfo,
         transport_name: str,
-        heartbeat_delay: float,
-        disconnect_delay: float,
-        encoding: str = "utf-8",
         timed: bool = True,
-        on_forget: Optional[Callable[["Session"], None]] = None,
     ) -> None:
         self.session_id = session_id
         self.protocol = protocol
@@ -147,21 +189,15 @@ class Session:
         self.state = SessionState.OPENING
         self.receiver: Optional[IReceiver] = None
         self.close_reason: Optional[tuple] = None
-        self._clock = clock
-        self._flusher = flusher
-        self._heartbeat_delay = heartbeat_delay
-        self._disconnect_delay = disconnect_delay
-        self._encoding = encoding
-        self._errors = "surrogatepass" if codecs.lookup(encoding).name == "utf-8" else "strict"
+        self.disconnecting = False
+        self._hub = hub
         self._timed = timed
-        self._on_forget = on_forget
         self._outbox: List[str] = []
         self._close_frame = b""
         self._delivering = False
         self._flush_scheduled = False
-        self._heartbeat: Optional[LoopingCall] = None
-        self._timer = None
-        self._producer = None
+        self._timer: Any = None
+        self._producer: Any = None
         self._receives_text = callable(getattr(protocol, "messageReceived", None))
         self._arm_timer()
 
@@ -202,9 +238,9 @@ class Session:
         if self.state is SessionState.CLOSING or self.state is SessionState.CLOSED:
             return
         try:
-            text = data.decode(self._encoding, self._errors)
+            text = data.decode(self._hub.encoding, self._hub.errors)
         except UnicodeDecodeError:
-            text = data.decode(self._encoding, "replace")
+            text = data.decode(self._hub.encoding, "replace")
         self._queue(text)
 
     def writeSequence(self, data: List[bytes]) -> None:
@@ -244,9 +280,7 @@ class Session:
         self.receiver = receiver
         if self.state is SessionState.OPENING:
             self.state = SessionState.OPEN
-            heartbeat = self._heartbeat = LoopingCall(self._beat)
-            heartbeat.clock = self._clock
-            heartbeat.start(self._heartbeat_delay, now=False)
+            self._hub.start_beating(self)
             self._send_open(receiver)
             self._connect_protocol()
         self._pump()
@@ -280,6 +314,7 @@ class Session:
         if self.state is not SessionState.OPEN:
             return
         self._delivering = True
+        hub = self._hub
         try:
             for message in messages:
                 if self.state is not SessionState.OPEN:
@@ -288,9 +323,7 @@ class Session:
                     if self._receives_text:
                         self.protocol.messageReceived(message)
                     else:
-                        self.protocol.dataReceived(
-                            message.encode(self._encoding, self._errors)
-                        )
+                        self.protocol.dataReceived(message.encode(hub.encoding, hub.errors))
                 except Exception:
                     _log.failure("Protocol {protocol!r} failed on a message", protocol=self.protocol)
                     self.close(1011, "Internal error")
@@ -317,7 +350,7 @@ class Session:
         self._outbox.append(message)
         if self.receiver is not None and not self._delivering and not self._flush_scheduled:
             self._flush_scheduled = True
-            self._flusher.schedule(self)
+            self._hub.schedule_flush(self)
 
     def _pump(self) -> None:
         """
@@ -356,9 +389,7 @@ class Session:
         self.disconnecting = True
         self.close_reason = (code, reason)
         self._close_frame = close_frame(code, reason)
-        if self._heartbeat is not None and self._heartbeat.running:
-            self._heartbeat.stop()
-        self._heartbeat = None
+        self._hub.stop_beating(self)
 
     def _connect_protocol(self) -> None:
         try:
@@ -387,10 +418,11 @@ class Session:
         if not self._timed:
             return
         timer = self._timer
+        delay = self._hub.disconnect_delay
         if timer is not None and timer.active():
-            timer.reset(self._disconnect_delay)
+            timer.reset(delay)
         else:
-            self._timer = self._clock.callLater(self._disconnect_delay, self._expire)
+            self._timer = self._hub.clock.callLater(delay, self._expire)
 
     def _expire(self) -> None:
         self._timer = None
@@ -404,8 +436,9 @@ class Session:
 
     def _forget(self) -> None:
         self._outbox = []
-        if self._on_forget is not None:
-            on_forget, self._on_forget = self._on_forget, None
+        self._hub.stop_beating(self)
+        on_forget = self._hub.on_forget
+        if on_forget is not None:
             on_forget(self)
 
     def _cancel_timer(self) -> None:
