@@ -189,7 +189,7 @@ class SessionTests(SessionTestsMixin, SynchronousTestCase):
         r1, r2 = Receiver(session), Receiver(other)
         session.attach(r1)
         other.attach(r2)
-        beats = [c for c in self.clock.getDelayedCalls() if c.func.__name__ != "_expire"]
+        beats = [c for c in self.clock.getDelayedCalls() if getattr(c.func, "__name__", "") != "_expire"]
         self.assertEqual(len(beats), 1)
         self.clock.advance(self.heartbeat_delay)
         self.assertEqual((r1.frames[-1], r2.frames[-1]), (b"h", b"h"))
@@ -198,7 +198,7 @@ class SessionTests(SessionTestsMixin, SynchronousTestCase):
         self.clock.advance(self.heartbeat_delay)
         self.assertEqual(r2.frames[-1], b'c[3000,"Go away!"]')
         self.assertFalse(
-            [c for c in self.clock.getDelayedCalls() if c.func.__name__ != "_expire"],
+            [c for c in self.clock.getDelayedCalls() if getattr(c.func, "__name__", "") != "_expire"],
             "the heartbeat timer stops when no session is open",
         )
 
