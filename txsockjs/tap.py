@@ -214,17 +214,23 @@ def _origin_pattern(spec: str) -> str:
 # -- options -----------------------------------------------------------------
 
 
-def _positive_float(value: str) -> float:
-    number = float(value)
-    if not number > 0:
-        raise ValueError("must be a positive number")
-    return number
+_NUMBERS = {
+    "heartbeat-delay": (float, "a positive number of seconds"),
+    "disconnect-delay": (float, "a positive number of seconds"),
+    "websocket-write-timeout": (float, "a positive number of seconds"),
+    "response-limit": (int, "a positive number of bytes"),
+    "shutdown-timeout": (float, "a number of seconds, 0 or more"),
+}
 
 
-def _positive_int(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise ValueError("must be a positive integer")
+def _number(flag: str, value: Any) -> Any:
+    kind, expected = _NUMBERS[flag]
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        number = None
+    if number is None or not (number >= 0 if flag == "shutdown-timeout" else number > 0):
+        raise usage.UsageError(f"--{flag} {value!r}: expected {expected}")
     return number
 
 
@@ -296,14 +302,12 @@ class Options(usage.Options):
             None,
             None,
             "Seconds between heartbeat frames [default: 25].",
-            _positive_float,
         ],
         [
             "disconnect-delay",
             None,
             None,
             "Seconds a session lives with no receiving connection [default: 5].",
-            _positive_float,
         ],
         [
             "response-limit",
@@ -311,7 +315,6 @@ class Options(usage.Options):
             None,
             "Bytes a streaming response carries before the client must open "
             "another [default: 131072].",
-            _positive_int,
         ],
         [
             "sockjs-url",
@@ -325,7 +328,6 @@ class Options(usage.Options):
             None,
             "Seconds a websocket may stay unable to drain its writes before it "
             "is dropped [default: wait for ever].",
-            _positive_float,
         ],
         [
             "encoding",
@@ -353,7 +355,6 @@ class Options(usage.Options):
             None,
             3.0,
             "Seconds to wait, when stopping, for clients to get the close frame.",
-            float,
         ],
     ]
 
@@ -449,8 +450,9 @@ class Options(usage.Options):
         self["mounts"] = mounts
         if not self["listen"]:
             self["listen"] = [DEFAULT_LISTEN]
-        if self["shutdown-timeout"] < 0:
-            raise usage.UsageError("--shutdown-timeout must not be negative")
+        for flag in _NUMBERS:
+            if self[flag] is not None:
+                self[flag] = _number(flag, self[flag])
         try:
             self["sockjs_options"] = SockJSOptions(**self._sockjs_kwargs())
         except (TypeError, ValueError) as e:
