@@ -51,6 +51,10 @@ __all__ = [
     "HandlerError",
     "Options",
     "SockJSService",
+    "build_root",
+    "build_service",
+    "close_sessions",
+    "unclosed_sessions",
     "as_factory",
     "load_handler",
     "load_object",
@@ -637,59 +641,89 @@ class SockJSService(service.MultiService):
         """
         Every session of every endpoint that is not closed yet.
         """
-        from .session import SessionState
-
-        return [
-            session
-            for resource in self.resources.values()
-            for session in (
-                *resource.sessions,
-                *getattr(resource, "websocket_sessions", ()),
-            )
-            if session.state is not SessionState.CLOSED
-        ]
+        return unclosed_sessions(self.resources.values())
 
     def close_sessions(
         self, code: int = SHUTDOWN_CODE, reason: str = SHUTDOWN_REASON
     ) -> defer.Deferred:
         """
-        Close every session of every endpoint with C{c[code,"reason"]}.
-
-        The Deferred fires once every session has handed its close frame to a
-        receiver (a polling client must come back for it) and the transports
-        had a moment to write it, or after C{shutdown_timeout} seconds.
+        Close every session of every endpoint; see L{close_sessions}.
         """
-        for prefix, resource in self.resources.items():
-            try:
-                resource.close_all(code, reason)
-            except Exception:
-                _log.failure("Closing the sessions at {prefix} failed", prefix=prefix)
-        clock = self._reactor
-        deadline = clock.seconds() + self.shutdown_timeout
-        done = defer.Deferred()
+        return close_sessions(
+            self.resources.values(),
+            self._reactor,
+            self.shutdown_timeout,
+            code,
+            reason,
+            poll_interval=self.poll_interval,
+            drain_delay=self.drain_delay,
+        )
 
-        def check() -> None:
-            try:
-                remaining = self.open_sessions()
-            except Exception:
-                _log.failure("Listing the sessions failed")
-                remaining = []
-            now = clock.seconds()
-            if remaining and now < deadline:
-                clock.callLater(self.poll_interval, check)
-                return
-            if remaining:
-                _log.warn(
-                    "{count} sessions still had their close frame pending "
-                    "after {timeout} s",
-                    count=len(remaining),
-                    timeout=self.shutdown_timeout,
-                )
-            drain = min(self.drain_delay, max(0.0, deadline - now))
-            clock.callLater(drain, done.callback, None)
 
-        check()
-        return done
+def unclosed_sessions(resources: Iterable[Any]) -> List[Any]:
+    """
+    The sessions of C{resources} (L{txsockjs.SockJSResource}s), HTTP and
+    websocket, that have not sent their close frame yet.
+    """
+    from .session import SessionState
+
+    return [
+        session
+        for resource in resources
+        for session in (
+            *resource.sessions,
+            *getattr(resource, "websocket_sessions", ()),
+        )
+        if session.state is not SessionState.CLOSED
+    ]
+
+
+def close_sessions(
+    resources: Iterable[Any],
+    clock: IReactorTime,
+    timeout: float = 3.0,
+    code: int = SHUTDOWN_CODE,
+    reason: str = SHUTDOWN_REASON,
+    poll_interval: float = 0.02,
+    drain_delay: float = 0.1,
+) -> defer.Deferred:
+    """
+    Close every session of C{resources} with C{c[code,"reason"]}.
+
+    The Deferred fires once every session has handed its close frame to a
+    receiver (a polling client must come back for it), and the transports
+    had C{drain_delay} seconds to write it out; or after C{timeout} seconds,
+    whichever comes first. It never fails.
+    """
+    resources = list(resources)
+    for resource in resources:
+        try:
+            resource.close_all(code, reason)
+        except Exception:
+            _log.failure("Closing the sessions of {resource!r} failed", resource=resource)
+    deadline = clock.seconds() + timeout
+    done = defer.Deferred()
+
+    def check() -> None:
+        try:
+            remaining = unclosed_sessions(resources)
+        except Exception:
+            _log.failure("Listing the sessions failed")
+            remaining = []
+        now = clock.seconds()
+        if remaining and now < deadline:
+            clock.callLater(poll_interval, check)
+            return
+        if remaining:
+            _log.warn(
+                "{count} sessions still had their close frame pending after {timeout} s",
+                count=len(remaining),
+                timeout=timeout,
+            )
+        clock.callLater(min(drain_delay, max(0.0, deadline - now)), done.callback, None)
+
+    check()
+    return done
 
 
 def _segment(name: str) -> bytes:

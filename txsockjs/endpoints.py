@@ -1,0 +1,266 @@
+# -*- test-case-name: tests.test_endpoints -*-
+"""
+A C{sockjs:} server endpoint: any program that listens on an endpoint
+description can listen over SockJS instead.
+
+    sockjs:tcp:8080:interface=127.0.0.1:prefix=/chat
+    sockjs:tcp:8080:prefix=/chat:heartbeat_delay=10:raw_websocket=yes
+    sockjs:ssl:8443:privateKey=key.pem:certKey=cert.pem:prefix=/chat
+    sockjs:unix\\:/run/chat.sock:prefix=/chat
+
+Everything after C{sockjs:} describes the endpoint the HTTP server listens
+on, except these keywords, which configure the SockJS endpoint:
+
+  - C{prefix}: where the endpoint is mounted (default C{/}, the root);
+  - the fields of L{txsockjs.Options}, by name: C{heartbeat_delay},
+    C{disconnect_delay}, C{response_limit}, C{websocket}, C{raw_websocket},
+    C{jsessionid} (booleans as C{yes}/C{no}, C{true}/C{false}, C{1}/C{0}),
+    C{sockjs_url}, C{websocket_write_timeout}, C{encoding},
+    C{origins} and C{disabled_transports} (comma-separated; write the
+    colons of C{host:port} patterns as C{\\:});
+  - C{shutdown_timeout}: seconds C{stopListening} waits for the clients to
+    get the close frame (default 3).
+
+The factory given to C{listen} is served as is: each SockJS session builds
+one protocol. C{stopListening()} on the port closes every session with
+C{c[1001,"Server shutting down"]} first.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Tuple
+
+from twisted.internet import defer
+from twisted.internet.endpoints import quoteStringArgument, serverFromString
+from twisted.internet.interfaces import (
+    IListeningPort,
+    IProtocolFactory,
+    IReactorTime,
+    IStreamServerEndpoint,
+)
+from twisted.web.resource import Resource
+from twisted.web.server import Site
+from zope.interface import implementer
+
+from .options import Options
+
+__all__ = [
+    "SockJSServerEndpoint",
+    "SockJSListeningPort",
+    "parseStreamServer",
+]
+
+_TRUE = {"1", "yes", "true", "on"}
+_FALSE = {"0", "no", "false", "off"}
+
+
+def _bool(name: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError(f"sockjs endpoint: {name}={value!r} is not yes or no")
+
+
+def _list(name: str, value: str) -> Tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def _number(kind: type):
+    def convert(name: str, value: str) -> Any:
+        try:
+            return kind(value)
+        except ValueError:
+            raise ValueError(
+                f"sockjs endpoint: {name}={value!r} is not a number"
+            ) from None
+
+    return convert
+
+
+def _text(name: str, value: str) -> str:
+    return value
+
+
+#: the keywords the sockjs endpoint takes for itself, and their parsers
+_KEYWORDS = {
+    "heartbeat_delay": _number(float),
+    "disconnect_delay": _number(float),
+    "response_limit": _number(int),
+    "websocket_write_timeout": _number(float),
+    "websocket": _bool,
+    "raw_websocket": _bool,
+    "jsessionid": _bool,
+    "sockjs_url": _text,
+    "encoding": _text,
+    "origins": _list,
+    "disabled_transports": lambda name, value: frozenset(_list(name, value)),
+}
+
+
+@implementer(IListeningPort)
+class SockJSListeningPort:
+    """
+    The port of a L{SockJSServerEndpoint}: the inner endpoint's port, whose
+    C{stopListening} first closes the SockJS sessions.
+
+    @ivar port: the inner L{IListeningPort}.
+    @ivar site: the L{Site} listening on it.
+    @ivar resource: the L{txsockjs.SockJSResource}.
+    """
+
+    def __init__(
+        self,
+        port: IListeningPort,
+        site: Site,
+        resource: Any,
+        clock: IReactorTime,
+        shutdown_timeout: float,
+    ) -> None:
+        self.port = port
+        self.site = site
+        self.resource = resource
+        self._clock = clock
+        self._shutdown_timeout = shutdown_timeout
+
+    def __repr__(self) -> str:
+        return f"<SockJSListeningPort {self.port!r}>"
+
+    def startListening(self) -> Any:
+        return self.port.startListening()
+
+    def stopListening(self) -> defer.Deferred:
+        """
+        Close every session with C{c[1001,"Server shutting down"]}, give the
+        clients up to C{shutdown_timeout} seconds to get it, then stop
+        listening.
+        """
+        from .tap import close_sessions
+
+        d = close_sessions([self.resource], self._clock, self._shutdown_timeout)
+        d.addCallback(lambda _: self.port.stopListening())
+        return d
+
+    def getHost(self) -> Any:
+        return self.port.getHost()
+
+
+@implementer(IStreamServerEndpoint)
+class SockJSServerEndpoint:
+    """
+    Listens with a protocol factory served over SockJS, in a twisted.web
+    L{Site}, on another stream server endpoint.
+    """
+
+    def __init__(
+        self,
+        endpoint: IStreamServerEndpoint,
+        prefix: str = "/",
+        options: Optional[Options] = None,
+        reactor: Optional[Any] = None,
+        shutdown_timeout: float = 3.0,
+    ) -> None:
+        """
+        @param endpoint: where the HTTP server listens.
+        @param prefix: the path of the SockJS endpoint (C{"/"} for the root).
+        @param options: the L{txsockjs.Options} of the endpoint.
+        @param reactor: the clock of the sessions (the global reactor by
+            default).
+        @param shutdown_timeout: the most C{stopListening} waits for the
+            clients to get the close frame.
+        """
+        if reactor is None:
+            from twisted.internet import reactor as _reactor
+
+            reactor = _reactor
+        self.endpoint = endpoint
+        self.segments = tuple(s for s in prefix.split("/") if s)
+        self.options = options if options is not None else Options()
+        self.shutdown_timeout = shutdown_timeout
+        self._reactor = reactor
+
+    @property
+    def prefix(self) -> str:
+        return "/" + "/".join(self.segments)
+
+    def listen(self, protocolFactory: IProtocolFactory) -> defer.Deferred:
+        from txsockjs import SockJSResource
+
+        resource = SockJSResource(protocolFactory, self.options, reactor=self._reactor)
+        root: Resource = resource
+        if self.segments:
+            root = node = Resource()
+            for segment in self.segments[:-1]:
+                child = Resource()
+                node.putChild(segment.encode("utf-8"), child)
+                node = child
+            node.putChild(self.segments[-1].encode("utf-8"), resource)
+        site = _ApplicationSite(root, protocolFactory)
+        d = self.endpoint.listen(site)
+
+        def wrap(port: IListeningPort) -> SockJSListeningPort:
+            return SockJSListeningPort(
+                port, site, resource, self._reactor, self.shutdown_timeout
+            )
+
+        return d.addCallback(wrap)
+
+
+class _ApplicationSite(Site):
+    """
+    A Site that starts and stops the application factory with itself, as it
+    would be if it listened on its own.
+    """
+
+    def __init__(self, resource: Resource, factory: IProtocolFactory) -> None:
+        super().__init__(resource)
+        self.application_factory = factory
+
+    def startFactory(self) -> None:
+        self.application_factory.doStart()
+        super().startFactory()
+
+    def stopFactory(self) -> None:
+        super().stopFactory()
+        self.application_factory.doStop()
+
+
+def _unparse(args: Tuple[str, ...], kwargs: Dict[str, str]) -> str:
+    if len(args) == 1 and ":" in args[0]:
+        # the whole inner description given as one escaped argument
+        parts = [args[0]]
+    else:
+        parts = [quoteStringArgument(str(a)) for a in args]
+    parts += [
+        f"{quoteStringArgument(str(k))}={quoteStringArgument(str(v))}"
+        for k, v in kwargs.items()
+    ]
+    return ":".join(parts)
+
+
+def parseStreamServer(reactor: Any, *args: str, **kwargs: str) -> SockJSServerEndpoint:
+    """
+    The L{SockJSServerEndpoint} a C{sockjs:...} description names.
+
+    @raise ValueError: a keyword has a bad value, or nothing is left to
+        describe where to listen.
+    """
+    prefix = kwargs.pop("prefix", "/")
+    shutdown_timeout = float(kwargs.pop("shutdown_timeout", 3.0))
+    fields: Dict[str, Any] = {}
+    for name in list(kwargs):
+        if name in _KEYWORDS:
+            fields[name] = _KEYWORDS[name](name, kwargs.pop(name))
+    if not args:
+        raise ValueError(
+            "sockjs endpoint: say where to listen, as in sockjs:tcp:8080:prefix=/chat"
+        )
+    try:
+        options = Options(**fields)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"sockjs endpoint: {e}") from None
+    inner = serverFromString(reactor, _unparse(args, kwargs))
+    return SockJSServerEndpoint(
+        inner, prefix, options, reactor=reactor, shutdown_timeout=shutdown_timeout
+    )
