@@ -1,0 +1,154 @@
+"""
+Tests for the C{sockjs:} server endpoint (L{txsockjs.endpoints}).
+"""
+
+from __future__ import annotations
+
+from typing import List
+
+from twisted.internet import defer, error, reactor
+from twisted.internet.endpoints import TCP4ServerEndpoint, UNIXServerEndpoint, serverFromString
+from twisted.internet.interfaces import IStreamServerEndpoint, IStreamServerEndpointStringParser
+from twisted.internet.protocol import Factory
+from twisted.plugin import getPlugins
+from twisted.protocols.wire import Echo
+from twisted.trial import unittest
+
+from txsockjs import Options
+from txsockjs.endpoints import SockJSListeningPort, SockJSServerEndpoint, parseStreamServer
+
+from .test_tap import SHUTDOWN_FRAME, HTTPClientMixin, connect_ws, wait_until
+
+
+class ParseTests(unittest.SynchronousTestCase):
+    def test_plugin(self) -> None:
+        """
+        Twisted finds the C{sockjs} endpoint parser.
+        """
+        parsers = [
+            p for p in getPlugins(IStreamServerEndpointStringParser) if p.prefix == "sockjs"
+        ]
+        self.assertEqual(len(parsers), 1)
+
+    def test_description(self) -> None:
+        """
+        The txsockjs keywords configure the SockJS endpoint; everything else
+        describes the endpoint it listens on.
+        """
+        endpoint = serverFromString(
+            reactor,
+            r"sockjs:tcp:8080:interface=127.0.0.1:backlog=7:prefix=/chat/room"
+            r":heartbeat_delay=2.5:disconnect_delay=1:response_limit=4096"
+            r":websocket=no:raw_websocket=yes:jsessionid=true:encoding=latin-1"
+            r":origins=example.com\:443,*.example.org:disabled_transports=jsonp,htmlfile"
+            r":sockjs_url=https\://example.com/s.js:websocket_write_timeout=9"
+            r":shutdown_timeout=0.5",
+        )
+        self.assertIsInstance(endpoint, SockJSServerEndpoint)
+        self.assertTrue(IStreamServerEndpoint.providedBy(endpoint))
+        self.assertEqual(endpoint.prefix, "/chat/room")
+        self.assertEqual(endpoint.shutdown_timeout, 0.5)
+        self.assertEqual(
+            endpoint.options,
+            Options(
+                heartbeat_delay=2.5,
+                disconnect_delay=1,
+                response_limit=4096,
+                websocket=False,
+                raw_websocket=True,
+                jsessionid=True,
+                encoding="latin-1",
+                origins=("example.com:443", "*.example.org"),
+                disabled_transports=frozenset({"jsonp", "htmlfile"}),
+                sockjs_url="https://example.com/s.js",
+                websocket_write_timeout=9,
+            ),
+        )
+        inner = endpoint.endpoint
+        self.assertIsInstance(inner, TCP4ServerEndpoint)
+        self.assertEqual((inner._port, inner._interface, inner._backlog), (8080, "127.0.0.1", 7))
+
+    def test_escaped_inner(self) -> None:
+        """
+        The inner description may also be one escaped argument.
+        """
+        endpoint = serverFromString(reactor, r"sockjs:unix\:/tmp/chat.sock:prefix=/chat")
+        self.assertIsInstance(endpoint.endpoint, UNIXServerEndpoint)
+        self.assertEqual(endpoint.endpoint._address, "/tmp/chat.sock")
+        endpoint = serverFromString(reactor, r"sockjs:tcp\:0\:interface\=127.0.0.1")
+        self.assertEqual(endpoint.endpoint._interface, "127.0.0.1")
+        self.assertEqual(endpoint.prefix, "/")
+
+    def test_bad_values(self) -> None:
+        """
+        Bad values raise L{ValueError} naming the keyword.
+        """
+        for description, fragment in [
+            ("sockjs:prefix=/x", "where to listen"),
+            ("sockjs:tcp:0:heartbeat_delay=soon", "heartbeat_delay"),
+            ("sockjs:tcp:0:raw_websocket=perhaps", "raw_websocket"),
+            ("sockjs:tcp:0:response_limit=0", "response_limit"),
+            ("sockjs:tcp:0:encoding=klingon", "klingon"),
+        ]:
+            e = self.assertRaises(ValueError, serverFromString, reactor, description)
+            self.assertIn(fragment, str(e))
+
+    def test_direct(self) -> None:
+        """
+        L{parseStreamServer} is the parser itself.
+        """
+        endpoint = parseStreamServer(reactor, "tcp", "0", prefix="echo")
+        self.assertEqual(endpoint.prefix, "/echo")
+        self.assertEqual(endpoint.options, Options())
+
+
+class Counting(Factory):
+    protocol = Echo
+
+    def __init__(self) -> None:
+        self.events: List[str] = []
+
+    def startFactory(self) -> None:
+        self.events.append("start")
+
+    def stopFactory(self) -> None:
+        self.events.append("stop")
+
+
+class ListenTests(HTTPClientMixin, unittest.TestCase):
+    timeout = 30
+
+    @defer.inlineCallbacks
+    def test_listen_and_stop(self) -> None:
+        """
+        A factory listening on a C{sockjs:} endpoint is served over SockJS at
+        the prefix; stopping the port closes the sessions with 1001 first,
+        and the factory is started and stopped with the port.
+        """
+        factory = Counting()
+        endpoint = serverFromString(
+            reactor, "sockjs:tcp:0:interface=127.0.0.1:prefix=/echo:disconnect_delay=0.2"
+        )
+        port = yield endpoint.listen(factory)
+        self.assertIsInstance(port, SockJSListeningPort)
+        self.assertEqual(factory.events, ["start"])
+        number = port.getHost().port
+        base = f"http://127.0.0.1:{number}/echo"
+
+        self.assertEqual((yield (yield self.get(base)).text()), "Welcome to SockJS!\n")
+        chunks, done = yield self.open_stream(base + "/0/a/xhr_streaming")
+        client = yield connect_ws(number, "/echo/0/b/websocket")
+        self.assertEqual((yield client.next_message()), "o")
+        client.sendMessage(b'["x,y"]')
+        self.assertEqual((yield client.next_message()), 'a["x,y"]')
+
+        stopped = port.stopListening()
+        self.assertEqual((yield client.next_message()), SHUTDOWN_FRAME)
+        yield done
+        self.assertTrue(b"".join(chunks).endswith(SHUTDOWN_FRAME.encode() + b"\n"))
+        yield stopped
+        yield client.closed
+        self.assertEqual(factory.events, ["start", "stop"])
+        with self.assertRaises(error.ConnectError):
+            yield self.get(base)
+        yield wait_until(lambda: not len(port.resource.sessions))
