@@ -383,6 +383,55 @@ def build_table(runs, servers, scenarios):
     return rows, "\n".join(lines)
 
 
+def build_limits(runs, servers, scenarios):
+    """What bounded each phase: the server's share of its CPU and the load generator's share of its own."""
+    shares = {}
+    for r in runs:
+        for ph, res in (r.get("phases") or {}).items():
+            shares.setdefault((r["scenario"], ph, r["server"]), []).append(
+                (res.get("server_cpu_share", 0), res.get("client_cpu", 0)))
+    keys = []
+    for sc in scenarios:
+        for (s2, ph, _srv) in shares:
+            if s2 == sc and (sc, ph) not in keys:
+                keys.append((sc, ph))
+    header = ["phase"] + servers
+    rows = []
+    for sc, ph in keys:
+        row = ["%s/%s" % (sc, ph)]
+        for s in servers:
+            v = shares.get((sc, ph, s))
+            if not v:
+                row.append("-")
+            else:
+                row.append("%3.0f%% / %3.0f%%" % (100 * statistics.median(x[0] for x in v),
+                                                  100 * statistics.median(x[1] for x in v)))
+        rows.append(row)
+    widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
+    return "\n".join("  ".join(str(c).ljust(widths[i]) if i == 0 else str(c).rjust(widths[i])
+                               for i, c in enumerate(r)) for r in [header] + rows)
+
+
+def build_markdown(rows, servers):
+    out = ["| scenario / metric | " + " | ".join(servers) + " |",
+           "|---|" + "---:|" * len(servers)]
+    for row in rows:
+        out.append("| " + " | ".join(str(c) for c in row) + " |")
+    return "\n".join(out)
+
+
+def find_anomalies(runs):
+    out = []
+    for r in runs:
+        for ph, res in (r.get("phases") or {}).items():
+            bad = {k: res[k] for k in ("lost", "wrong", "incomplete", "failures") if res.get(k)}
+            if res.get("expected") is not None and res["messages"] != res["expected"]:
+                bad["delivered"] = "%s of %s" % (res["messages"], res["expected"])
+            if bad:
+                out.append("%s %s/%s round %d: %s" % (r["server"], r["scenario"], ph, r["round"], bad))
+    return out
+
+
 # ---------------------------------------------------------------------------------------------------------------
 def main():
     global PINNING
@@ -443,14 +492,18 @@ def main():
                 log("  round %d %-13s %-15s %5.1fs  %s" % (rnd, sc, s, time.monotonic() - t0, brief))
     elapsed = time.monotonic() - started
     rows, text = build_table(runs, servers, scenarios)
+    limits_text = build_limits(runs, servers, scenarios)
+    md = build_markdown(rows, servers)
     meta = {"mode": mode, "rounds": rounds, "servers": servers, "scenarios": scenarios, "pinning": PINNING,
             "elapsed_s": elapsed, "nofile_limit": hard, "params": {sc: SCENARIOS[sc][mode] for sc in scenarios},
             "python": sys.version.split()[0], "node": subprocess.run(["node", "--version"], capture_output=True,
                                                                     text=True).stdout.strip()}
     with open(os.path.join(logdir, "results.json"), "w") as f:
-        json.dump({"meta": meta, "runs": runs, "table": rows}, f, indent=1)
+        json.dump({"meta": meta, "runs": runs, "table": rows, "anomalies": find_anomalies(runs)}, f, indent=1)
     with open(os.path.join(logdir, "table.txt"), "w") as f:
-        f.write(text + "\n")
+        f.write(text + "\n\n" + limits_text + "\n")
+    with open(os.path.join(logdir, "table.md"), "w") as f:
+        f.write(md + "\n")
     for name in ("latest.json", "latest.txt"):
         src = os.path.join(logdir, "results.json" if name.endswith("json") else "table.txt")
         shutil.copyfile(src, os.path.join(RESULTS, name))
@@ -459,6 +512,13 @@ def main():
           "of its CPU" % (rounds, mode, elapsed))
     print(text)
     print("\nraw results: %s" % os.path.relpath(logdir, REPO))
+    anomalies = find_anomalies(runs)
+    if anomalies:
+        print("\nanomalies (messages lost, wrong or late):")
+        for a in anomalies:
+            print("  " + a)
+    print("\nserver CPU share / load generator CPU share during each measured phase (median):")
+    print(limits_text)
     failed = [r for r in runs if "error" in r]
     if failed:
         print("%d run(s) failed: %s" % (len(failed), "; ".join("%s/%s: %s" % (r["server"], r["scenario"],

@@ -146,6 +146,7 @@ async function wsEcho() {
       for (let k = 0; k < msgs.length; k++) {
         const sent = q.shift();
         if (!st) continue;
+        if (msgs[k] !== PAYLOAD) st.wrong++;
         st.received++;
         if (st.measure) lat.add(t - sent);
         if (st.sent < st.limit && t < st.deadline) { q.push(now()); st.sent++; conns[i].send(PAYLOAD); }
@@ -155,9 +156,12 @@ async function wsEcho() {
   });
   function run(limit, seconds, measure) {
     return new Promise(function (resolve) {
-      st = { sent: 0, received: 0, limit: limit, deadline: now() + seconds * 1000, measure: measure,
-        done: function () { const s = st; st = null; resolve(s); } };
+      const mine = st = { sent: 0, received: 0, wrong: 0, limit: limit, deadline: now() + seconds * 1000,
+        measure: measure, done: function () { const s = st; st = null; resolve(s); } };
       st.start = now();
+      setTimeout(function () {  // safety net: lost messages end the run instead of hanging it
+        if (st === mine) { mine.lastRecv = now(); mine.lost = mine.sent - mine.received; mine.done(); }
+      }, seconds * 1000 + 10000).unref();
       for (let w = 0; w < W; w++) {
         for (let i = 0; i < C; i++) {
           if (st.sent >= limit) break;
@@ -171,7 +175,8 @@ async function wsEcho() {
     const s = await run(P.count, P.seconds, true);
     const secs = (s.lastRecv - s.start) / 1000;
     const pc = lat.pct();
-    return { messages: s.received, seconds: secs, rate: s.received / secs, p50_ms: pc.p50, p99_ms: pc.p99 };
+    return { messages: s.received, seconds: secs, rate: s.received / secs, p50_ms: pc.p50, p99_ms: pc.p99,
+      lost: s.lost || 0, wrong: s.wrong };
   });
   closeAll(conns);
 }
@@ -218,7 +223,7 @@ async function xhrStreaming() {
   const S = P.streams, B = P.batch;
   const streamAgent = new http.Agent({ keepAlive: false, maxSockets: 1024 });
   const batchBody = JSON.stringify(new Array(B).fill(PAYLOAD));
-  let delivered = 0, reopens = 0, stopping = false, failures = 0;
+  let delivered = 0, reopens = 0, stopping = false, failures = 0, wrong = 0;
   let waiter = null;
   const sids = [];
   function openStream(sid, onOpen) {
@@ -233,7 +238,11 @@ async function xhrStreaming() {
           const line = buf.slice(0, nl);
           buf = buf.slice(nl + 1);
           const t = line.charCodeAt(0);
-          if (t === 97) { delivered += JSON.parse(line.slice(1)).length; }
+          if (t === 97) {
+            const msgs = JSON.parse(line.slice(1));
+            delivered += msgs.length;
+            for (let k = 0; k < msgs.length; k++) if (msgs[k] !== PAYLOAD) wrong++;
+          }
           else if (t === 111 && onOpen) { const f = onOpen; onOpen = null; f(); }
           else if (t === 99) { failures++; }
         }
@@ -274,7 +283,7 @@ async function xhrStreaming() {
     const reopens0 = reopens;
     const r = await run(P.posts, P.seconds);
     return { messages: r.delivered, expected: r.expected, seconds: r.seconds, rate: r.delivered / r.seconds,
-      reopens: reopens - reopens0, failures: failures };
+      reopens: reopens - reopens0, failures: failures, wrong: wrong };
   });
   stopping = true;
   streamAgent.destroy();
@@ -291,6 +300,7 @@ async function xhrPolling() {
     const r = await post('/echo/000/' + sid + '/xhr', null);
     if (r.body !== 'o\n') throw new Error('xhr open got ' + r.status + ' ' + JSON.stringify(r.body));
   }
+  const expectBody = 'a["' + PAYLOAD + '"]\n';
   async function run(total, seconds, measure) {
     const start = now(), deadline = start + seconds * 1000;
     let done = 0, started = 0;
@@ -301,7 +311,7 @@ async function xhrPolling() {
         const poll = post('/echo/000/' + sid + '/xhr', null);
         const send = post('/echo/000/' + sid + '/xhr_send', '["' + PAYLOAD + '"]');
         const [p, s] = await Promise.all([poll, send]);
-        if (s.status !== 204 || p.body.charCodeAt(0) !== 97) {
+        if (s.status !== 204 || p.body !== expectBody) {
           failures++;
           if (failures > 20) throw new Error('xhr round trip failed: ' + s.status + ' ' + JSON.stringify(p.body));
           continue;
