@@ -257,15 +257,17 @@ class RawClient(Protocol):
     def _check(self) -> None:
         if not self._waiters:
             return
+        # a callback may add waiters (and check again) while this runs
+        waiters, self._waiters = self._waiters, []
         keep = []
-        for predicate, d in self._waiters:
+        for predicate, d in waiters:
             if d.called:
                 continue
             if predicate(self):
                 d.callback(self)
             else:
                 keep.append((predicate, d))
-        self._waiters = keep
+        self._waiters = keep + self._waiters
 
     def abort(self) -> None:
         if not self.closed and self.transport is not None:

@@ -1,0 +1,406 @@
+"""
+End-to-end conformance of the websocket side of the SockJS protocol, over a
+real listening port, with Autobahn's Twisted websocket client (and raw TCP
+for the handshakes themselves and for hixie-76).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from typing import Any, List, Optional, Tuple
+
+from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol
+from twisted.internet import defer, reactor
+from twisted.internet.endpoints import TCP4ClientEndpoint
+from twisted.trial import unittest
+
+from txsockjs import Options
+
+from ._e2e import WAIT, Response, ServerMixin, new_id, sleep
+
+GO_AWAY = 'c[3000,"Go away!"]'
+GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+class WSClient(WebSocketClientProtocol):
+    """
+    Keeps every text message; lets a test wait for the n-th one or the end.
+    """
+
+    def __init__(self) -> None:
+        WebSocketClientProtocol.__init__(self)
+        self.messages: List[str] = []
+        self.opened: defer.Deferred = defer.Deferred()
+        self.ended: defer.Deferred = defer.Deferred()
+        self.close_info: Optional[Tuple[bool, Any, Any]] = None
+        self._waiters: List[Tuple[int, defer.Deferred]] = []
+
+    def onOpen(self) -> None:
+        self.opened.callback(self)
+
+    def onMessage(self, payload: bytes, isBinary: bool) -> None:
+        self.messages.append(payload.decode("utf-8", "surrogatepass"))
+        # a callback may add waiters while this runs
+        waiters, self._waiters = self._waiters, []
+        keep = []
+        for count, d in waiters:
+            if d.called:
+                continue
+            if len(self.messages) >= count:
+                d.callback(self.messages[count - 1])
+            else:
+                keep.append((count, d))
+        self._waiters = keep + self._waiters
+
+    def onClose(self, wasClean: bool, code: Any, reason: Any) -> None:
+        self.close_info = (wasClean, code, reason)
+        if not self.opened.called:
+            self.opened.errback(AssertionError(f"websocket refused: {code} {reason}"))
+        waiters, self._waiters = self._waiters, []
+        for count, d in waiters:
+            d.errback(AssertionError(f"closed ({code}, {reason!r}) after {self.messages!r}"))
+
+    def connectionLost(self, reason: Any) -> None:
+        WebSocketClientProtocol.connectionLost(self, reason)
+        if not self.ended.called:
+            self.ended.callback(self.close_info)
+
+    # -- for tests
+
+    def message(self, n: int) -> defer.Deferred:
+        """
+        Fire with the n-th message (1-based) once it came.
+        """
+        if len(self.messages) >= n:
+            return defer.succeed(self.messages[n - 1])
+        d: defer.Deferred = defer.Deferred()
+        self._waiters.append((n, d))
+        return d.addTimeout(WAIT, reactor)
+
+    def send(self, text: str) -> None:
+        self.sendMessage(text.encode("utf-8"), False)
+
+    def wait_end(self) -> defer.Deferred:
+        return _bounded(self.ended)
+
+    def abort(self) -> None:
+        if not self.ended.called and self.transport is not None:
+            self.transport.abortConnection()
+
+
+def _bounded(d: defer.Deferred) -> defer.Deferred:
+    # a bounded wait on a Deferred other code also waits on
+    waiter: defer.Deferred = defer.Deferred()
+    d.addBoth(lambda result: (waiter.called or waiter.callback(result), result)[1])
+    return waiter.addTimeout(WAIT, reactor)
+
+
+class _Base(ServerMixin, unittest.TestCase):
+    timeout = 30
+
+    @defer.inlineCallbacks
+    def ws(self, path: str, expect_open: bool = True) -> Any:
+        """
+        An Autobahn websocket client connected to C{path}.
+        """
+        factory = WebSocketClientFactory(f"ws://127.0.0.1:{self.port_number}{path}")
+        factory.protocol = WSClient
+        factory.setProtocolOptions(openHandshakeTimeout=WAIT, closeHandshakeTimeout=1)
+        endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", self.port_number)
+        client = yield endpoint.connect(factory)
+        self.clients.append(client)
+        if expect_open:
+            yield _bounded(client.opened)
+        return client
+
+    def session_ws(self, endpoint: str = "echo", session: Optional[str] = None) -> Any:
+        return self.ws(f"/{endpoint}/000/{session or new_id()}/websocket")
+
+    def upgrade_headers(self, key: Optional[str] = None, **extra: str) -> dict:
+        headers = {
+            "Upgrade": "websocket",
+            "Connection": "Upgrade",
+            "Sec-WebSocket-Key": key or base64.b64encode(os.urandom(16)).decode(),
+            "Sec-WebSocket-Version": "13",
+            "Origin": "http://example.com",
+        }
+        headers.update(extra)
+        return headers
+
+
+class SockJSWebSocketTests(_Base):
+    @defer.inlineCallbacks
+    def test_open_and_echo(self):
+        client = yield self.session_ws()
+        first = yield client.message(1)
+        self.assertEqual(first, "o")
+        client.send('["a"]')
+        self.assertEqual((yield client.message(2)), 'a["a"]')
+        client.send('["b","c"]')
+        self.assertEqual((yield client.message(3)), 'a["b","c"]')
+        client.send('["\\u2028 </script> \\ud800"]')
+        self.assertEqual((yield client.message(4)), 'a["\\u2028 </script> \\ud800"]')
+
+    @defer.inlineCallbacks
+    def test_empty_and_empty_array_ignored(self):
+        client = yield self.session_ws()
+        yield client.message(1)
+        client.send("")
+        client.send("[]")
+        client.send('["x"]')
+        self.assertEqual((yield client.message(2)), 'a["x"]')
+        yield sleep(0.05)
+        self.assertEqual(client.messages, ["o", 'a["x"]'])
+
+    @defer.inlineCallbacks
+    def test_bare_string(self):
+        client = yield self.session_ws()
+        yield client.message(1)
+        client.send('"x"')
+        self.assertEqual((yield client.message(2)), 'a["x"]')
+
+    @defer.inlineCallbacks
+    def test_broken_json_closes(self):
+        for broken in ('["x', "{}", "[1]", "nonsense"):
+            client = yield self.session_ws()
+            yield client.message(1)
+            client.send(broken)
+            yield client.wait_end()
+            self.assertEqual(client.messages, ["o"], broken)
+        # the server is fine
+        client = yield self.session_ws()
+        yield client.message(1)
+        client.send('["fine"]')
+        self.assertEqual((yield client.message(2)), 'a["fine"]')
+
+    @defer.inlineCallbacks
+    def test_close(self):
+        client = yield self.session_ws("close")
+        self.assertEqual((yield client.message(1)), "o")
+        self.assertEqual((yield client.message(2)), GO_AWAY)
+        yield client.wait_end()
+        self.assertEqual(client.messages, ["o", GO_AWAY])
+
+    @defer.inlineCallbacks
+    def test_same_session_id_twice(self):
+        sid = new_id()
+        a = yield self.session_ws(session=sid)
+        b = yield self.session_ws(session=sid)
+        self.assertEqual((yield a.message(1)), "o")
+        self.assertEqual((yield b.message(1)), "o")
+        a.send('["for a"]')
+        b.send('["for b"]')
+        self.assertEqual((yield a.message(2)), 'a["for a"]')
+        self.assertEqual((yield b.message(2)), 'a["for b"]')
+        yield sleep(0.05)
+        self.assertEqual(a.messages, ["o", 'a["for a"]'])
+        self.assertEqual(b.messages, ["o", 'a["for b"]'])
+
+    @defer.inlineCallbacks
+    def test_websocket_does_not_touch_http_sessions(self):
+        sid = new_id()
+        r = yield self.http("POST", f"/echo/000/{sid}/xhr")
+        self.assertEqual(r.body, b"o\n")
+        client = yield self.session_ws(session=sid)
+        self.assertEqual((yield client.message(1)), "o")
+        client.send('["ws"]')
+        self.assertEqual((yield client.message(2)), 'a["ws"]')
+        r = yield self.http("POST", f"/echo/000/{sid}/xhr_send", body=b'["http"]')
+        self.assertEqual(r.code, 204)
+        r = yield self.http("POST", f"/echo/000/{sid}/xhr")
+        self.assertEqual(r.body, b'a["http"]\n')
+
+    @defer.inlineCallbacks
+    def test_broadcast_reaches_websockets_and_http(self):
+        a = yield self.session_ws("broadcast")
+        yield a.message(1)
+        base = f"/broadcast/000/{new_id()}"
+        r = yield self.http("POST", base + "/xhr")
+        self.assertEqual(r.body, b"o\n")
+        r = yield self.http("POST", base + "/xhr_send", body=b'["hi all"]')
+        self.assertEqual(r.code, 204)
+        self.assertEqual((yield a.message(2)), 'a["hi all"]')
+        r = yield self.http("POST", base + "/xhr")
+        self.assertEqual(r.body, b'a["hi all"]\n')
+
+    @defer.inlineCallbacks
+    def test_client_close_is_clean(self):
+        client = yield self.session_ws()
+        yield client.message(1)
+        client.sendClose(1000, "bye")
+        info = yield client.wait_end()
+        self.assertTrue(info[0], info)
+
+
+class HandshakeTests(_Base):
+    @defer.inlineCallbacks
+    def test_plain_get_is_400(self):
+        r = yield self.http("GET", f"/echo/000/{new_id()}/websocket")
+        self.assertEqual(r.code, 400)
+        self.assertIn(b"Not a valid websocket request", r.body)
+
+    @defer.inlineCallbacks
+    def test_connection_close_is_400(self):
+        headers = self.upgrade_headers(Connection="close")
+        response = yield self.exchange(
+            "GET", f"/echo/000/{new_id()}/websocket", headers=headers
+        )
+        self.assertEqual(response.code, 400)
+        self.assertIn(b"Not a valid websocket request", response.body)
+
+    @defer.inlineCallbacks
+    def test_other_methods_405(self):
+        for method in ("POST", "PUT", "DELETE"):
+            response = yield self.exchange(method, f"/echo/000/{new_id()}/websocket")
+            self.assertEqual(response.code, 405, method)
+            self.assertEqual(response.header("allow"), "GET")
+            self.assertIsNone(response.header("content-type"))
+            self.assertEqual(response.body, b"")
+        r = yield self.http("POST", f"/echo/000/{new_id()}/websocket", body=b"x")
+        self.assertEqual(r.code, 405)
+        self.assertIsNone(r.headers.getRawHeaders("content-type"))
+        self.assertEqual(r.body, b"")
+
+    @defer.inlineCallbacks
+    def test_101(self):
+        key = base64.b64encode(os.urandom(16)).decode()
+        client = yield self.raw(
+            "GET",
+            f"/echo/000/{new_id()}/websocket",
+            headers=self.upgrade_headers(key),
+            close=False,
+        )
+        yield client.wait(lambda c: b"\r\n\r\n" in c.data)
+        head = Response(client.data)
+        self.assertEqual(head.code, 101)
+        self.assertEqual(head.header("upgrade").lower(), "websocket")
+        self.assertIn("upgrade", head.header("connection").lower())
+        accept = base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
+        self.assertEqual(head.header("sec-websocket-accept"), accept)
+        self.assertIsNone(head.header("content-length"))
+        # then the open frame: an unmasked text frame holding "o"
+        yield client.wait(lambda c: c.data.endswith(b"\x81\x01o"))
+        client.abort()
+
+    @defer.inlineCallbacks
+    def test_upgrade_header_case_and_lists(self):
+        headers = self.upgrade_headers(Upgrade="WebSocket", Connection="keep-alive, Upgrade")
+        client = yield self.raw(
+            "GET", f"/echo/000/{new_id()}/websocket", headers=headers, close=False
+        )
+        yield client.wait(lambda c: b"\r\n\r\n" in c.data)
+        self.assertEqual(Response(client.data).code, 101)
+        client.abort()
+
+
+class RawWebSocketTests(_Base):
+    @defer.inlineCallbacks
+    def test_raw_echo(self):
+        client = yield self.ws("/echo/websocket")
+        client.send("hello")
+        self.assertEqual((yield client.message(1)), "hello")
+        client.send('["not framed"]')
+        self.assertEqual((yield client.message(2)), '["not framed"]')
+        client.send("żółć \u2028")
+        self.assertEqual((yield client.message(3)), "żółć \u2028")
+        self.assertNotIn("o", client.messages)
+
+    @defer.inlineCallbacks
+    def test_raw_close(self):
+        client = yield self.ws("/close/websocket")
+        info = yield client.wait_end()
+        self.assertEqual(client.messages, [])
+        self.assertEqual(client.remoteCloseCode, 3000)
+        self.assertEqual(client.remoteCloseReason, "Go away!")
+        self.assertIsNotNone(info)
+
+    @defer.inlineCallbacks
+    def test_plain_get_is_400(self):
+        r = yield self.http("GET", "/echo/websocket")
+        self.assertEqual(r.code, 400)
+        self.assertIn(b"Not a valid websocket request", r.body)
+
+
+class RawWebSocketOffTests(_Base):
+    base_options = Options()
+
+    @defer.inlineCallbacks
+    def test_raw_websocket_off_by_default(self):
+        response = yield self.exchange("GET", "/echo/websocket", headers=self.upgrade_headers())
+        self.assertEqual(response.code, 404)
+        # the framed one is still there
+        client = yield self.session_ws()
+        self.assertEqual((yield client.message(1)), "o")
+
+
+class DisabledWebSocketTests(_Base):
+    @defer.inlineCallbacks
+    def test_disabled(self):
+        r = yield self.http("GET", "/disabled_websocket_echo/info")
+        self.assertIs(json.loads(r.body)["websocket"], False)
+        for path in (f"/disabled_websocket_echo/000/{new_id()}/websocket", "/disabled_websocket_echo/websocket"):
+            response = yield self.exchange("GET", path, headers=self.upgrade_headers())
+            self.assertEqual(response.code, 404, path)
+        # the other transports still work
+        r = yield self.http("POST", f"/disabled_websocket_echo/000/{new_id()}/xhr")
+        self.assertEqual(r.body, b"o\n")
+
+
+class Hixie76Tests(_Base):
+    KEY1 = "4 @1  46546xW%0l 1 5"
+    KEY2 = "12998 5 Y3 1  .P00"
+    ANSWER = b"\xca4\x00\xd8\xa5\x08G\x97,\xd5qZ\xba\xbfC{"
+
+    @defer.inlineCallbacks
+    def handshake(self, path):
+        client = yield self.raw(
+            "GET",
+            path,
+            headers={
+                "Upgrade": "WebSocket",
+                "Connection": "Upgrade",
+                "Origin": "http://example.com",
+                "Sec-WebSocket-Key1": self.KEY1,
+                "Sec-WebSocket-Key2": self.KEY2,
+            },
+            close=False,
+        )
+        # HAProxy style: the headers come before the key is sent
+        yield client.wait(lambda c: b"\r\n\r\n" in c.data)
+        head = Response(client.data)
+        self.assertEqual(head.code, 101)
+        self.assertEqual(head.header("sec-websocket-location"), f"ws://127.0.0.1:{self.port_number}{path}")
+        self.assertEqual(head.header("sec-websocket-origin"), "http://example.com")
+        self.assertEqual(head.raw_body, b"")
+        client.send(b"aaaaaaaa")
+        offset = len(head.head) + 4
+        yield client.wait(lambda c: len(c.data) >= offset + 16)
+        self.assertEqual(client.data[offset : offset + 16], self.ANSWER)
+        return client, offset + 16
+
+    @defer.inlineCallbacks
+    def test_hixie76_sockjs(self):
+        client, start = yield self.handshake(f"/echo/000/{new_id()}/websocket")
+        yield client.wait(lambda c: c.data[start:] == b"\x00o\xff")
+        client.send(b'\x00["a"]\xff')
+        yield client.wait(lambda c: c.data[start:] == b'\x00o\xff\x00a["a"]\xff')
+        client.send(b"\x00[\"x\xff")  # broken JSON ends the connection
+        yield client.wait_closed()
+
+    @defer.inlineCallbacks
+    def test_hixie76_close(self):
+        client, start = yield self.handshake(f"/close/000/{new_id()}/websocket")
+        yield client.wait_closed()
+        self.assertTrue(
+            client.data[start:].startswith(b"\x00o\xff\x00" + GO_AWAY.encode() + b"\xff"),
+            client.data[start:],
+        )
+
+    @defer.inlineCallbacks
+    def test_hixie76_raw(self):
+        client, start = yield self.handshake("/echo/websocket")
+        client.send(b"\x00hello\xff")
+        yield client.wait(lambda c: c.data[start:] == b"\x00hello\xff")
