@@ -312,7 +312,15 @@ def _take_over(request: Any, protocol: Any) -> Any:
     """
     Move the request's connection from the HTTP channel to C{protocol}.
     """
-    transport, request.channel.transport = request.channel.transport, None
+    channel = request.channel
+    transport, channel.transport = channel.transport, None
+    # The HTTP channel's idle timeout would otherwise keep it (and the
+    # request) alive for hours, and then fire on a connection it lost.
+    channel.setTimeout(None)
+    # The channel registered itself as the connection's producer; it must
+    # neither be paused by the websocket's writes nor kept alive by them.
+    if getattr(transport, "producer", None) is not None:
+        transport.unregisterProducer()
     if isinstance(transport, ProtocolWrapper):
         transport.wrappedProtocol = protocol
     elif isinstance(getattr(transport, "protocol", None), ProtocolWrapper):
