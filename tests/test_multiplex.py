@@ -5,9 +5,15 @@ transport that looks like a SockJS session.
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import tempfile
 from typing import List
 
+from twisted.internet import defer, reactor, utils
 from twisted.internet.address import IPv4Address
+from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import ConnectionDone, ConnectionLost
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import Clock
@@ -17,6 +23,8 @@ from twisted.python.failure import Failure
 from twisted.trial import unittest
 
 from txsockjs.multiplex import ChannelTransport, MultiplexFactory, js_escape
+
+from .test_tap import connect_ws, wait_until
 
 
 class SessionLike(StringTransport):
@@ -307,3 +315,170 @@ class JsEscapeTests(unittest.SynchronousTestCase):
         self.assertEqual(js_escape("\u00e9"), "%E9")
         self.assertEqual(js_escape("\u20ac"), "%u20AC")
         self.assertEqual(js_escape("\U0001f600"), "%uD83D%uDE00")
+
+
+# -- over a real SockJS session --------------------------------------------------
+
+_NODE_MODULES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "e2e", "node_modules")
+
+# The websocket-multiplex client from npm, driven by sockjs-client in Node.
+_NODE_SCRIPT = r"""
+'use strict';
+var fs = require('fs');
+var SockJS = require('sockjs-client');
+var source = fs.readFileSync(require.resolve('websocket-multiplex/multiplex_client.js'), 'utf8');
+var WebSocketMultiplex = new Function(source + '\nreturn WebSocketMultiplex;')();
+
+var url = process.argv[2], transport = process.argv[3];
+var events = [];
+var sock = new SockJS(url, null, {transports: [transport]});
+var mux = new WebSocketMultiplex(sock);
+var chat = mux.channel('chat'), upper = mux.channel('my upper'), nope = mux.channel('nope');
+var limit = setTimeout(finish, 10000);
+var opened = null;
+sock.addEventListener('open', function () { opened = sock.transport; });
+
+function finish() {
+  clearTimeout(limit);
+  process.stdout.write(JSON.stringify({transport: opened, events: events}) + '\n',
+                       function () { process.exit(0); });
+}
+function step() {
+  if (events.length === 4) {
+    chat.close();
+    setTimeout(function () { sock.close(); setTimeout(finish, 300); }, 300);
+  }
+}
+chat.onopen = function () { chat.send('hello, with, commas'); };
+chat.onmessage = function (e) { events.push(['chat', e.data]); step(); };
+upper.onopen = function () { upper.send('shout'); upper.send('caf\u00e9'); };
+upper.onmessage = function (e) { events.push(['my upper', e.data]); step(); };
+nope.onclose = function () { events.push(['nope', 'closed']); step(); };
+"""
+
+
+class Shout(Protocol):
+    def dataReceived(self, data: bytes) -> None:
+        self.transport.write(data.upper())
+
+
+class LifeCycle(Factory):
+    """
+    Counts its protocols' connections and disconnections.
+    """
+
+    def __init__(self, protocol: type) -> None:
+        self.protocol = protocol
+        self.made = 0
+        self.lost = 0
+
+    def buildProtocol(self, addr):
+        protocol = super().buildProtocol(addr)
+        made, lost = protocol.connectionMade, protocol.connectionLost
+
+        def connectionMade():
+            self.made += 1
+            made()
+
+        def connectionLost(reason):
+            self.lost += 1
+            lost(reason)
+
+        protocol.connectionMade, protocol.connectionLost = connectionMade, connectionLost
+        return protocol
+
+
+class MultiplexOverSockJSTests(unittest.TestCase):
+    timeout = 60
+
+    @defer.inlineCallbacks
+    def setUp(self):
+        self.chat = LifeCycle(wire.Echo)
+        self.upper = LifeCycle(Shout)
+        endpoint = serverFromString(
+            reactor, "sockjs:tcp:0:interface=127.0.0.1:prefix=/multiplex:disconnect_delay=0.2"
+        )
+        self.port = yield endpoint.listen(
+            MultiplexFactory({"chat": self.chat, "my upper": self.upper})
+        )
+        self.number = self.port.getHost().port
+
+    @defer.inlineCallbacks
+    def tearDown(self):
+        yield self.port.stopListening()
+        yield wait_until(lambda: not len(self.port.resource.sessions))
+
+    @defer.inlineCallbacks
+    def test_websocket(self) -> None:
+        """
+        Over a SockJS websocket: channels open, carry messages both ways,
+        an unknown one is refused, and closing the session ends them all.
+        """
+        client = yield connect_ws(self.number, "/multiplex/0/s/websocket")
+        self.assertEqual((yield client.next_message()), "o")
+        for message in ["sub,chat", "sub,my%20upper", "sub,nope", "msg,chat,a,b", "msg,my%20upper,x"]:
+            client.sendMessage(json.dumps([message]).encode())
+        got = []
+        while len(got) < 3:
+            frame = yield client.next_message()
+            self.assertEqual(frame[0], "a")
+            got.extend(json.loads(frame[1:]))
+        self.assertEqual(got, ["uns,nope", "msg,chat,a,b", "msg,my%20upper,X"])
+        self.assertEqual((self.chat.made, self.upper.made), (1, 1))
+        client.sendClose()
+        yield client.closed
+        yield wait_until(lambda: self.chat.lost and self.upper.lost)
+        self.assertEqual((self.chat.lost, self.upper.lost), (1, 1))
+
+    @defer.inlineCallbacks
+    def run_node(self, transport: str):
+        node = shutil.which("node")
+        if node is None or not os.path.isdir(os.path.join(_NODE_MODULES, "websocket-multiplex")):
+            raise unittest.SkipTest("needs node and tests/e2e/node_modules (npm install there)")
+        folder = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, folder, True)
+        script = os.path.join(folder, "multiplex_client.js")
+        with open(script, "w") as f:
+            f.write(_NODE_SCRIPT)
+        env = dict(os.environ, NODE_PATH=_NODE_MODULES)
+        out, err, code = yield utils.getProcessOutputAndValue(
+            node, [script, f"http://127.0.0.1:{self.number}/multiplex", transport], env=env
+        )
+        self.assertEqual(code, 0, err)
+        return json.loads(out.decode().strip().splitlines()[-1])
+
+    @defer.inlineCallbacks
+    def check_npm_client(self, transport: str):
+        result = yield self.run_node(transport)
+        self.assertEqual(result["transport"], transport)
+        self.assertEqual(
+            sorted(map(tuple, result["events"])),
+            [
+                ("chat", "hello, with, commas"),
+                ("my upper", "CAF\u00e9"),  # bytes.upper() leaves UTF-8 alone
+                ("my upper", "SHOUT"),
+                ("nope", "closed"),
+            ],
+        )
+        # the client closed chat itself, then the whole session
+        yield wait_until(lambda: self.chat.lost and self.upper.lost)
+        self.assertEqual((self.chat.made, self.chat.lost), (1, 1))
+        self.assertEqual((self.upper.made, self.upper.lost), (1, 1))
+
+    def test_npm_client_websocket(self):
+        """
+        The npm websocket-multiplex client, over sockjs-client's websocket.
+        """
+        return self.check_npm_client("websocket")
+
+    def test_npm_client_xhr_streaming(self):
+        """
+        The same over xhr-streaming.
+        """
+        return self.check_npm_client("xhr-streaming")
+
+    def test_npm_client_xhr_polling(self):
+        """
+        The same over xhr-polling.
+        """
+        return self.check_npm_client("xhr-polling")
