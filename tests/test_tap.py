@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 from typing import Any, Callable, List, Optional
 
 import treq
@@ -81,6 +83,17 @@ def raises() -> None:
 
 
 # -- helpers ---------------------------------------------------------------------
+
+
+def temp_path(test: unittest.SynchronousTestCase) -> str:
+    """
+    A path that does not exist yet, in a directory removed after the test
+    (trial's C{mktemp} writes under the working directory when pytest runs
+    the tests).
+    """
+    folder = tempfile.mkdtemp(prefix="txsockjs-test-")
+    test.addCleanup(shutil.rmtree, folder, True)
+    return os.path.join(folder, "t")
 
 
 def free_port() -> int:
@@ -338,8 +351,8 @@ class OptionsTests(unittest.SynchronousTestCase):
         self.assertUsageError([handler, "--prefix=/a", "--mount=/a/b=x.y"], "/a/b", "inside")
         self.assertUsageError(["--mount=/a/b=x.y", "--mount=/a=x.y"], "/a/b", "inside")
         self.assertUsageError([handler, "--prefix=/", "--mount=/b=x.y"], "/b")
-        self.assertUsageError([handler, "--static", self.mktemp()], "not a directory")
-        os.mkdir(self.mktemp())
+        self.assertUsageError([handler, "--static", temp_path(self)], "not a directory")
+        os.mkdir(temp_path(self))
         self.assertUsageError([handler, "--heartbeat-delay=0"], "heartbeat-delay")
         self.assertUsageError([handler, "--heartbeat-delay=soon"], "heartbeat-delay")
         self.assertUsageError([handler, "--response-limit=1.5"], "--response-limit '1.5'", "bytes")
@@ -356,7 +369,7 @@ class OptionsTests(unittest.SynchronousTestCase):
         """
         C{--static} and an endpoint at the root exclude each other.
         """
-        folder = self.mktemp()
+        folder = temp_path(self)
         os.mkdir(folder)
         self.assertUsageError(
             ["--handler=tests.test_tap.Upper", "--prefix=/", "--static", folder], "--static"
@@ -431,7 +444,7 @@ class LoadHandlerTests(unittest.SynchronousTestCase):
         A module that raises while it is imported is reported in one line
         with the exception.
         """
-        folder = self.mktemp()
+        folder = temp_path(self)
         os.makedirs(folder)
         with open(os.path.join(folder, "txsockjs_broken_handler.py"), "w") as f:
             f.write("import os\nraise ValueError('half written')\n")
@@ -578,7 +591,7 @@ class BuildRootTests(unittest.SynchronousTestCase):
         Endpoints are mounted at their prefixes, intermediate folders of the
         static directory are kept.
         """
-        folder = self.mktemp()
+        folder = temp_path(self)
         os.makedirs(os.path.join(folder, "a"))
         one, two = web_resource.Resource(), web_resource.Resource()
         root = tap.build_root([(("a", "one"), one), (("two",), two)], folder)
@@ -668,7 +681,7 @@ class ServiceTests(HTTPClientMixin, unittest.TestCase):
         """
         C{--static} serves a folder beside the endpoints.
         """
-        folder = self.mktemp()
+        folder = temp_path(self)
         os.makedirs(folder)
         with open(os.path.join(folder, "index.html"), "w") as f:
             f.write("<p>demo</p>")
@@ -744,7 +757,7 @@ def spawn_twistd(test: unittest.TestCase, *args: str) -> _Collector:
     """
     Run C{twistd -n sockjs ARGS} with the repository on the path.
     """
-    cwd = test.mktemp()
+    cwd = temp_path(test)
     os.makedirs(cwd)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [ROOT, env.get("PYTHONPATH")]))
