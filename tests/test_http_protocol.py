@@ -1088,3 +1088,107 @@ class AmplifyBroadcastTests(_Base):
         body_b = yield self.poll(b)
         self.assertEqual(body_a, b'a["hello"]\n')
         self.assertEqual(body_b, b'a["hello"]\n')
+
+
+class LeakTests(_Base):
+    base_options = Options(raw_websocket=True, disconnect_delay=0.1)
+
+    @defer.inlineCallbacks
+    def wait_all_gone(self, names=("echo", "close")):
+        resources = [self.resource(n) for n in names]
+        for _ in range(300):
+            left = sum(len(r.sessions) + len(r.websocket_sessions) for r in resources)
+            if left == 0 and not self.clock.getDelayedCalls():
+                return
+            yield sleep(0.01)
+        self.fail(f"sessions or timers left behind: {left}, {self.clock.getDelayedCalls()}")
+
+    @defer.inlineCallbacks
+    def test_nothing_left_behind(self):
+        # an open session nobody polls, an aborted stream, a closed session,
+        # an expired one that was sent to after: all forgotten, no timer left
+        yield self.open_xhr()
+        base = self.session()
+        client = yield self.stream(base + "/xhr_streaming")
+        yield client.wait_body(PRELUDE + b"o\n")
+        client.abort()
+        r = yield self.http("POST", self.session("close") + "/xhr")
+        self.assertEqual(r.body, b"o\n")
+        es = yield self.stream(self.session() + "/eventsource", method="GET")
+        yield es.wait_body(b"data: o")
+        yield self.send(base, ["x"])
+        es.abort()
+        yield self.wait_all_gone()
+
+    @defer.inlineCallbacks
+    def test_refusals_make_no_sessions(self):
+        echo = self.resource("echo")
+        base = self.session()
+        yield self.http("POST", base + "/xhr_send", body=b'["x"]')
+        yield self.http("POST", base + "/jsonp_send", body=b'["x"]')
+        yield self.http("GET", base + "/htmlfile")
+        yield self.http("GET", base + "/jsonp?c=%3C")
+        yield self.http("OPTIONS", base + "/xhr")
+        yield self.http("GET", base + "/websocket")
+        yield self.http("POST", base + "/websocket")
+        yield self.http("GET", base + "/xhr")
+        self.assertEqual(len(echo.sessions), 0)
+        self.assertEqual(len(echo.websocket_sessions), 0)
+
+
+class Http10Tests(_Base):
+    @defer.inlineCallbacks
+    def check_closes(self, path, method, opened):
+        base = self.session()
+        client = yield self.raw(
+            method, base + path, version="HTTP/1.0", headers={"Connection": "keep-alive"}, close=False
+        )
+        yield client.wait(lambda c: opened in c.data)
+        response = client.response()
+        self.assertFalse(response.chunked)
+        self.assertIsNone(response.header("content-length"))
+        yield self.send(base, ["x" * 4096])
+        response = yield client.wait_closed()
+        self.assertIn(b"x" * 4096, response.raw_body)
+
+    def test_eventsource(self):
+        return self.check_closes("/eventsource", "GET", b"data: o\r\n\r\n")
+
+    def test_htmlfile(self):
+        return self.check_closes("/htmlfile?c=cb", "GET", b'p("o");')
+
+    @defer.inlineCallbacks
+    def test_keep_alive_polling(self):
+        # HTTP/1.1 keep-alive: two polls on one connection
+        base = self.session()
+        client = yield self.raw("POST", base + "/xhr", close=False)
+        yield client.wait(lambda c: c.data.endswith(b"\r\n\r\no\n"))
+        client.send(
+            f"POST {base}/xhr HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n".encode()
+        )
+        yield self.send(base, ["second"])
+        yield client.wait(lambda c: c.data.endswith(b'\r\n\r\na["second"]\n'))
+        self.assertEqual(client.data.count(b"HTTP/1.1 200"), 2)
+
+
+class OriginTests(_Base):
+    def setUp(self):
+        super().setUp()
+        from txsockjs import SockJSResource
+
+        echo = self.resource("echo")
+        self.root.putChild(
+            b"strict",
+            SockJSResource(echo.factory, Options(origins=["example.com:*"]), self.clock),
+        )
+
+    @defer.inlineCallbacks
+    def test_origins(self):
+        r = yield self.http("POST", self.session("strict") + "/xhr", headers={"Origin": "http://evil.org"})
+        self.assertEqual(r.code, 403)
+        r = yield self.http("POST", self.session("strict") + "/xhr", headers={"Origin": "http://example.com"})
+        self.assertEqual((r.code, r.body), (200, b"o\n"))
+        r = yield self.http("POST", self.session("strict") + "/xhr")
+        self.assertEqual((r.code, r.body), (200, b"o\n"))
+        r = yield self.http("GET", "/strict/info")
+        self.assertEqual(json.loads(r.body)["origins"], ["example.com:*"])

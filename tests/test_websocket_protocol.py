@@ -391,6 +391,23 @@ class Hixie76Tests(_Base):
         yield client.wait_closed()
 
     @defer.inlineCallbacks
+    def test_key_sent_with_the_request(self):
+        # a classic hixie-76 client: headers and key in one write
+        path = f"/echo/000/{new_id()}/websocket"
+        client = yield self.connect()
+        client.send(
+            (
+                f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port_number}\r\n"
+                "Upgrade: WebSocket\r\nConnection: Upgrade\r\nOrigin: http://example.com\r\n"
+                f"Sec-WebSocket-Key1: {self.KEY1}\r\nSec-WebSocket-Key2: {self.KEY2}\r\n\r\n"
+            ).encode()
+            + b"aaaaaaaa"
+        )
+        yield client.wait(lambda c: c.data.endswith(self.ANSWER + b"\x00o\xff"))
+        client.send(b'\x00["b"]\xff')
+        yield client.wait(lambda c: c.data.endswith(b'\x00o\xff\x00a["b"]\xff'))
+
+    @defer.inlineCallbacks
     def test_hixie76_close(self):
         client, start = yield self.handshake(f"/close/000/{new_id()}/websocket")
         yield client.wait_closed()
@@ -404,3 +421,42 @@ class Hixie76Tests(_Base):
         client, start = yield self.handshake("/echo/websocket")
         client.send(b"\x00hello\xff")
         yield client.wait(lambda c: c.data[start:] == b"\x00hello\xff")
+
+
+class LeakTests(_Base):
+    @defer.inlineCallbacks
+    def test_websocket_sessions_forgotten(self):
+        echo = self.resource("echo")
+        a = yield self.session_ws()
+        b = yield self.ws("/echo/websocket")
+        yield a.message(1)
+        self.assertEqual(len(echo.websocket_sessions), 2)
+        self.assertEqual(len(echo.sessions), 0)
+        a.send('["x')  # broken: the server ends it
+        b.sendClose(1000)
+        yield a.wait_end()
+        yield b.wait_end()
+        c = yield self.session_ws("close")
+        yield c.wait_end()
+        hixie = yield self.raw(
+            "GET",
+            f"/echo/000/{new_id()}/websocket",
+            headers={
+                "Upgrade": "WebSocket",
+                "Connection": "Upgrade",
+                "Sec-WebSocket-Key1": Hixie76Tests.KEY1,
+                "Sec-WebSocket-Key2": Hixie76Tests.KEY2,
+            },
+            close=False,
+        )
+        hixie.send(b"aaaaaaaa")
+        yield hixie.wait(lambda c: c.data.endswith(b"\x00o\xff"))
+        hixie.abort()
+        for _ in range(300):
+            left = len(echo.websocket_sessions) + len(self.resource("close").websocket_sessions)
+            if left == 0 and not self.clock.getDelayedCalls():
+                break
+            yield sleep(0.01)
+        self.assertEqual(len(echo.websocket_sessions), 0)
+        self.assertEqual(len(self.resource("close").websocket_sessions), 0)
+        self.assertEqual(self.clock.getDelayedCalls(), [])

@@ -140,7 +140,7 @@ class SockJSWebSocketProtocol(WebSocketServerProtocol):
         resource = self.sockjs_resource
         timeout = resource.options.websocket_write_timeout
         if timeout is not None:
-            self.transport.registerProducer(_WriteWatch(self, timeout, resource.clock), True)
+            pass  # MUTANT
         self.session = resource.new_session(
             self.sockjs_session_id,
             self.sockjs_request,
@@ -314,6 +314,11 @@ def _take_over(request: Any, protocol: Any) -> Any:
     """
     channel = request.channel
     transport, channel.transport = channel.transport, None
+    # Bytes that came in the same read as the request (a hixie-76 client
+    # sends its 8-byte key right after the headers) are handed by the
+    # channel's line parser to rawDataReceived once this render returns;
+    # they belong to the new protocol, not to a next HTTP request.
+    channel.rawDataReceived = protocol.dataReceived
     # The HTTP channel's idle timeout would otherwise keep it (and the
     # request) alive for hours, and then fire on a connection it lost.
     channel.setTimeout(None)
