@@ -140,7 +140,7 @@ class SockJSWebSocketProtocol(WebSocketServerProtocol):
         resource = self.sockjs_resource
         timeout = resource.options.websocket_write_timeout
         if timeout is not None:
-            pass  # MUTANT
+            self.transport.registerProducer(_WriteWatch(self, timeout, resource.clock), True)
         self.session = resource.new_session(
             self.sockjs_session_id,
             self.sockjs_request,
