@@ -168,6 +168,16 @@ class SockJSResource(Resource):
         for session in (*self.sessions, *self.websocket_sessions):
             session.close(code, reason)
 
+    def shutdown(self, code: int = 1001, reason: str = "Server shutting down") -> None:
+        """
+        Close every session, then forget them all at once, leaving no timer
+        behind (for a server that stops).
+        """
+        self.close_all(code, reason)
+        for session in (*self.sessions, *self.websocket_sessions):
+            session._cancel_timer()
+            session._forget()
+
     # -- routing -------------------------------------------------------------
 
     def render(self, request: Any) -> Any:
