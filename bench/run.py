@@ -180,7 +180,7 @@ class Server:
         if self.proc.poll() is None:
             os.kill(self.pid, signal.SIGTERM)
             try:
-                self.proc.wait(5)
+                self.proc.wait(3)
             except subprocess.TimeoutExpired:
                 os.kill(self.pid, signal.SIGKILL)
                 self.proc.wait(5)
@@ -195,19 +195,19 @@ SCENARIOS = {
     "ws_echo_1": dict(
         title="websocket echo, 1 session", client="ws_echo", sockjs_only=False,
         short=dict(sessions=1, inflight=1, warmup=500, count=4000, seconds=2),
-        full=dict(sessions=1, inflight=1, warmup=2000, count=20000, seconds=5)),
+        full=dict(sessions=1, inflight=1, warmup=2000, count=20000, seconds=4)),
     "ws_echo_100": dict(
         title="websocket echo, 100 sessions x 10 in flight", client="ws_echo", sockjs_only=False,
         short=dict(sessions=100, inflight=10, warmup=5000, count=60000, seconds=2),
-        full=dict(sessions=100, inflight=10, warmup=20000, count=300000, seconds=6)),
+        full=dict(sessions=100, inflight=10, warmup=20000, count=300000, seconds=5)),
     "xhr_streaming": dict(
         title="xhr_streaming receive, 10 streams on /broadcast", client="xhr_streaming", sockjs_only=True,
-        short=dict(streams=10, batch=10, inflight=4, warmupPosts=100, posts=1000, seconds=2),
-        full=dict(streams=10, batch=10, inflight=4, warmupPosts=300, posts=5000, seconds=6)),
+        short=dict(streams=10, batch=10, inflight=4, warmupPosts=100, posts=2000, seconds=2),
+        full=dict(streams=10, batch=10, inflight=4, warmupPosts=300, posts=5000, seconds=5)),
     "xhr_polling": dict(
         title="xhr send+poll round trips, 50 sessions", client="xhr_polling", sockjs_only=True,
-        short=dict(sessions=50, warmup=300, count=2000, seconds=2),
-        full=dict(sessions=50, warmup=1000, count=10000, seconds=6)),
+        short=dict(sessions=50, warmup=300, count=4000, seconds=2),
+        full=dict(sessions=50, warmup=1000, count=15000, seconds=5)),
     "broadcast": dict(
         title="broadcast to 1000 websocket sessions", client="broadcast", sockjs_only=False,
         short=dict(sessions=1000, warmup=5, latencyCount=20, window=4, count=60, seconds=2),
@@ -218,8 +218,8 @@ SCENARIOS = {
         full=dict(sessions=10000, warmup=200, concurrency=200)),
     "info": dict(
         title="GET /info, 50 keep-alive clients", client="info", sockjs_only=False,
-        short=dict(concurrency=50, warmup=500, count=5000, seconds=2),
-        full=dict(concurrency=50, warmup=2000, count=30000, seconds=5)),
+        short=dict(concurrency=50, warmup=500, count=10000, seconds=2),
+        full=dict(concurrency=50, warmup=2000, count=50000, seconds=5)),
 }
 
 

@@ -182,6 +182,100 @@ async function wsEcho() {
 }
 
 // ---- HTTP helpers --------------------------------------------------------------------------------------------
+// KeepAlive: a minimal HTTP/1.1 client on one persistent connection, one request at a time (no pipelining).
+// Node's http module costs the generator more CPU per request than the servers spend answering it; this one
+// parses only the status line, Content-Length / chunked framing and Connection: close.
+const net = require('net');
+function KeepAlive() { this.sock = null; this.buf = null; this.pending = null; }
+KeepAlive.prototype._connect = function () {
+  const self = this;
+  const sock = this.sock = net.connect(PORT, HOST);
+  sock.setNoDelay(true);
+  this.buf = Buffer.alloc(0);
+  sock.on('data', function (d) {
+    if (self.sock !== sock) return;
+    self.buf = self.buf.length ? Buffer.concat([self.buf, d]) : d;
+    self._parse(false);
+  });
+  sock.on('error', function (e) { if (self.sock === sock) self._fail(e); });
+  sock.on('close', function () {
+    if (self.sock !== sock) return;
+    self.sock = null;
+    if (self.pending) self._parse(true);
+  });
+};
+KeepAlive.prototype._fail = function (e) {
+  const p = this.pending; this.pending = null;
+  if (this.sock) { this.sock.destroy(); this.sock = null; }
+  if (p) { clearTimeout(p.timer); p.reject(e); }
+};
+KeepAlive.prototype._parse = function (closed) {
+  const p = this.pending;
+  if (!p) return;
+  const buf = this.buf;
+  if (p.bodyStart < 0) {
+    const end = buf.indexOf('\r\n\r\n');
+    if (end < 0) { if (closed) this._fail(new Error('connection closed before headers')); return; }
+    const head = buf.toString('latin1', 0, end).split('\r\n');
+    p.status = parseInt(head[0].split(' ')[1], 10);
+    p.length = -1; p.chunked = false; p.close = false;
+    for (let i = 1; i < head.length; i++) {
+      const c = head[i].indexOf(':');
+      const name = head[i].slice(0, c).trim().toLowerCase(), value = head[i].slice(c + 1).trim().toLowerCase();
+      if (name === 'content-length') p.length = parseInt(value, 10);
+      else if (name === 'transfer-encoding' && value.indexOf('chunked') >= 0) p.chunked = true;
+      else if (name === 'connection' && value === 'close') p.close = true;
+    }
+    if (p.status === 204 || p.status === 304 || p.method === 'HEAD') p.length = 0;
+    p.bodyStart = end + 4;
+    p.pos = p.bodyStart;
+    p.chunks = [];
+  }
+  let done = false, rest = null;
+  if (p.chunked) {
+    while (true) {
+      const eol = buf.indexOf('\r\n', p.pos);
+      if (eol < 0) break;
+      const size = parseInt(buf.toString('latin1', p.pos, eol), 16);
+      if (size === 0) {
+        if (buf.length >= eol + 4) { done = true; rest = buf.subarray(eol + 4); }
+        break;
+      }
+      if (buf.length < eol + 2 + size + 2) break;
+      p.chunks.push(buf.subarray(eol + 2, eol + 2 + size));
+      p.pos = eol + 2 + size + 2;
+    }
+  } else if (p.length >= 0) {
+    if (buf.length - p.bodyStart >= p.length) {
+      done = true;
+      p.chunks.push(buf.subarray(p.bodyStart, p.bodyStart + p.length));
+      rest = buf.subarray(p.bodyStart + p.length);
+    }
+  } else if (closed) {  // body delimited by the end of the connection
+    done = true; p.chunks.push(buf.subarray(p.bodyStart)); p.close = true;
+  }
+  if (!done) { if (closed) this._fail(new Error('connection closed mid-response')); return; }
+  this.pending = null;
+  clearTimeout(p.timer);
+  this.buf = rest && rest.length ? Buffer.from(rest) : Buffer.alloc(0);
+  if (p.close && this.sock) { this.sock.destroy(); this.sock = null; }
+  p.resolve({ status: p.status, body: Buffer.concat(p.chunks).toString('utf8') });
+};
+KeepAlive.prototype.request = function (method, path, body) {
+  const self = this;
+  return new Promise(function (resolve, reject) {
+    if (!self.sock) self._connect();
+    const len = body === null ? 0 : Buffer.byteLength(body);
+    let req = method + ' ' + path + ' HTTP/1.1\r\nHost: ' + HOST + ':' + PORT + '\r\n';
+    if (method === 'POST') req += 'Content-Type: text/plain\r\nContent-Length: ' + len + '\r\n';
+    req += '\r\n';
+    if (body !== null) req += body;
+    self.pending = { method: method, resolve: resolve, reject: reject, bodyStart: -1,
+      timer: setTimeout(function () { self._fail(new Error('request timeout ' + path)); }, 30000) };
+    self.sock.write(req);
+  });
+};
+
 const agent = new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 512 });
 function post(path, body, ag) {
   return new Promise(function (resolve, reject) {
@@ -263,9 +357,10 @@ async function xhrStreaming() {
     const base = delivered;
     let sent = 0;
     async function poster() {
+      const conn = new KeepAlive();
       while (sent < posts && now() < deadline) {
         sent++;
-        const r = await post('/broadcast/000/' + sids[0] + '/xhr_send', batchBody);
+        const r = await conn.request('POST', '/broadcast/000/' + sids[0] + '/xhr_send', batchBody);
         if (r.status !== 204) { failures++; throw new Error('xhr_send status ' + r.status + ' ' + r.body); }
       }
     }
@@ -301,15 +396,18 @@ async function xhrPolling() {
     if (r.body !== 'o\n') throw new Error('xhr open got ' + r.status + ' ' + JSON.stringify(r.body));
   }
   const expectBody = 'a["' + PAYLOAD + '"]\n';
+  const pollConns = sids.map(function () { return new KeepAlive(); });
+  const sendConns = sids.map(function () { return new KeepAlive(); });
   async function run(total, seconds, measure) {
     const start = now(), deadline = start + seconds * 1000;
     let done = 0, started = 0;
-    async function loop(sid) {
+    async function loop(sid, i) {
+      const pc = pollConns[i], sc = sendConns[i];
       while (started < total && now() < deadline) {
         started++;
         const t0 = now();
-        const poll = post('/echo/000/' + sid + '/xhr', null);
-        const send = post('/echo/000/' + sid + '/xhr_send', '["' + PAYLOAD + '"]');
+        const poll = pc.request('POST', '/echo/000/' + sid + '/xhr', null);
+        const send = sc.request('POST', '/echo/000/' + sid + '/xhr_send', '["' + PAYLOAD + '"]');
         const [p, s] = await Promise.all([poll, send]);
         if (s.status !== 204 || p.body !== expectBody) {
           failures++;
@@ -413,9 +511,10 @@ async function info() {
     const start = now(), deadline = start + seconds * 1000;
     let done = 0, started = 0;
     async function loop() {
+      const conn = new KeepAlive();
       while (started < total && now() < deadline) {
         started++;
-        const r = await get(path);
+        const r = await conn.request('GET', path, null);
         if (r.status !== 200) throw new Error('/info status ' + r.status);
         done++;
       }
