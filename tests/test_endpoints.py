@@ -136,6 +136,9 @@ class ListenTests(HTTPClientMixin, unittest.TestCase):
         base = f"http://127.0.0.1:{number}/echo"
 
         self.assertEqual((yield (yield self.get(base)).text()), "Welcome to SockJS!\n")
+        missing = yield self.get(f"http://127.0.0.1:{number}/elsewhere")
+        self.assertEqual(missing.code, 404)
+        yield missing.content()
         chunks, done = yield self.open_stream(base + "/0/a/xhr_streaming")
         client = yield connect_ws(number, "/echo/0/b/websocket")
         self.assertEqual((yield client.next_message()), "o")

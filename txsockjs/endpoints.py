@@ -188,14 +188,9 @@ class SockJSServerEndpoint:
         from txsockjs import SockJSResource
 
         resource = SockJSResource(protocolFactory, self.options, reactor=self._reactor)
-        root: Resource = resource
-        if self.segments:
-            root = node = Resource()
-            for segment in self.segments[:-1]:
-                child = Resource()
-                node.putChild(segment.encode("utf-8"), child)
-                node = child
-            node.putChild(self.segments[-1].encode("utf-8"), resource)
+        from .tap import build_root
+
+        root = build_root([(self.segments, resource)])
         site = _ApplicationSite(root, protocolFactory)
         d = self.endpoint.listen(site)
 

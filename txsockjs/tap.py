@@ -40,7 +40,7 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from twisted.python import reflect, usage
 from twisted.web import resource as web_resource
-from twisted.web import server, static
+from twisted.web import pages, server, static
 from zope.interface import implementer
 
 from .options import TRANSPORTS
@@ -726,6 +726,19 @@ def close_sessions(
     return done
 
 
+class _Folder(web_resource.Resource):
+    """
+    A node of the resource tree: its children, and 404 for anything else
+    (without the deprecated default of L{Resource.getChild}).
+    """
+
+    def getChild(self, path: bytes, request: Any) -> web_resource.Resource:
+        return pages.notFound()
+
+    def render(self, request: Any) -> bytes:
+        return pages.notFound().render(request)
+
+
 def _segment(name: str) -> bytes:
     return name.encode("utf-8")
 
@@ -741,7 +754,7 @@ def build_root(
         if segments == ():
             return leaf
     root: web_resource.Resource
-    root = static.File(static_dir) if static_dir else web_resource.Resource()
+    root = static.File(static_dir) if static_dir else _Folder()
     for segments, leaf in mounts:
         node = root
         for depth, name in enumerate(segments[:-1]):
@@ -755,7 +768,7 @@ def build_root(
                 child = (
                     static.File(path)
                     if path and os.path.isdir(path)
-                    else web_resource.Resource()
+                    else _Folder()
                 )
                 node.putChild(_segment(name), child)
             node = child
