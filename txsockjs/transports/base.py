@@ -38,9 +38,11 @@ class HTTPReceiver:
         """
         request = self.request
         request.responseHeaders.setRawHeaders(b"content-type", [self.content_type])
-        request.notifyFinish().addErrback(self._lost)
         self.begin()
         self.session.attach(self)
+        if not self.done:
+            # Only a response that stays open can be abandoned by its client.
+            request.notifyFinish().addErrback(self._lost)
 
     def begin(self) -> None:
         """
