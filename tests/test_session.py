@@ -11,6 +11,7 @@ from typing import List
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.internet.address import IPv4Address
+from twisted.internet.interfaces import IPushProducer
 from twisted.internet.protocol import Protocol
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
@@ -357,6 +358,85 @@ class SessionTests(SessionTestsMixin, SynchronousTestCase):
         session = self.make()
         self.assertEqual(session.getPeer().port, 40000)
         self.assertEqual(session.getHost().port, 8080)
+
+
+@implementer(IPushProducer)
+class Producer:
+    def __init__(self):
+        self.calls = []
+
+    def pauseProducing(self):
+        self.calls.append("pause")
+
+    def resumeProducing(self):
+        self.calls.append("resume")
+
+    def stopProducing(self):
+        self.calls.append("stop")
+
+
+class FlowControlTests(SessionTestsMixin, SynchronousTestCase):
+    def test_streaming_producer_follows_the_receiver(self):
+        session = self.make()
+        r = Receiver(session)
+        session.attach(r)
+        producer = Producer()
+        session.registerProducer(producer, True)
+        session.throttle()
+        session.throttle()
+        session.unthrottle()
+        self.assertEqual(producer.calls, ["pause", "resume"])
+        session.throttle()
+        r.close()  # the full connection went away: go on into the queue
+        self.assertEqual(producer.calls, ["pause", "resume", "pause", "resume"])
+        session.close()
+        self.assertEqual(producer.calls[-1], "stop")
+
+    def test_producer_registered_while_throttled_starts_paused(self):
+        session = self.make()
+        session.attach(Receiver(session))
+        session.throttle()
+        producer = Producer()
+        session.registerProducer(producer, True)
+        self.assertEqual(producer.calls, ["pause"])
+        self.assertRaises(RuntimeError, session.registerProducer, Producer(), True)
+
+    def test_pull_producer_is_asked_each_time_its_data_went_out(self):
+        session = self.make()
+        r = Receiver(session)
+        session.attach(r)
+
+        class Pull:
+            def __init__(self):
+                self.left = 3
+
+            def resumeProducing(self):
+                if self.left:
+                    self.left -= 1
+                    session.send("chunk%d" % self.left)
+                else:
+                    session.unregisterProducer()
+
+            def stopProducing(self):
+                pass
+
+        session.registerProducer(Pull(), False)
+        for _ in range(10):
+            self.clock.advance(0)
+        self.assertEqual(
+            r.frames, [b"o", b'a["chunk2"]', b'a["chunk1"]', b'a["chunk0"]']
+        )
+        self.assertIsNone(session._producer)
+
+    def test_interrupted_session_stops_producer_without_resuming(self):
+        session = self.make()
+        r = Receiver(session)
+        session.attach(r)
+        producer = Producer()
+        session.registerProducer(producer, True)
+        session.throttle()
+        session.receiver_lost(r)
+        self.assertEqual(producer.calls, ["pause", "stop"])
 
 
 class ExactlyOnceTests(SessionTestsMixin, SynchronousTestCase):

@@ -170,6 +170,9 @@ class Session:
         "_flush_scheduled",
         "_timer",
         "_producer",
+        "_streaming",
+        "_throttled",
+        "_pull_call",
         "_receives_text",
     )
 
@@ -198,6 +201,9 @@ class Session:
         self._flush_scheduled = False
         self._timer: Any = None
         self._producer: Any = None
+        self._streaming = True
+        self._throttled = False
+        self._pull_call: Any = None
         self._receives_text = callable(getattr(protocol, "messageReceived", None))
         self._arm_timer()
 
@@ -259,10 +265,62 @@ class Session:
         return self.request.host
 
     def registerProducer(self, producer: Any, streaming: bool) -> None:
+        """
+        Let C{producer} feed this session. A streaming producer is paused
+        while the receiver's connection cannot take more; a pull producer is
+        asked for more each time what it wrote went out.
+        """
+        if self._producer is not None:
+            raise RuntimeError("a producer is already registered with this session")
+        if self.state is SessionState.CLOSING or self.state is SessionState.CLOSED:
+            producer.stopProducing()
+            return
         self._producer = producer
+        self._streaming = bool(streaming)
+        if streaming:
+            if self._throttled:
+                producer.pauseProducing()
+        else:
+            self._schedule_pull()
 
     def unregisterProducer(self) -> None:
         self._producer = None
+        if self._pull_call is not None:
+            self._pull_call.cancel()
+            self._pull_call = None
+
+    # -- flow control, driven by receivers -----------------------------------
+
+    def throttle(self) -> None:
+        """
+        The receiver's connection is full: pause the protocol's producer.
+        """
+        if not self._throttled:
+            self._throttled = True
+            if self._producer is not None and self._streaming:
+                self._producer.pauseProducing()
+
+    def unthrottle(self) -> None:
+        """
+        The receiver's connection drained: the producer may go on.
+        """
+        if self._throttled:
+            self._throttled = False
+            if self._producer is not None:
+                if self._streaming:
+                    self._producer.resumeProducing()
+                else:
+                    self._schedule_pull()
+
+    def _schedule_pull(self) -> None:
+        if self._pull_call is None:
+            self._pull_call = self._hub.clock.callLater(0, self._pull)
+
+    def _pull(self) -> None:
+        self._pull_call = None
+        producer = self._producer
+        if producer is not None and not self._throttled and self.state is SessionState.OPEN:
+            producer.resumeProducing()
 
     # -- receivers -----------------------------------------------------------
 
@@ -292,6 +350,8 @@ class Session:
         if self.receiver is receiver:
             self.receiver = None
             self._arm_timer()
+            # whatever was full went away with the receiver
+            self.unthrottle()
 
     def receiver_lost(self, receiver: IReceiver) -> None:
         """
@@ -301,6 +361,7 @@ class Session:
         if self.receiver is not receiver:
             return
         self.receiver = None
+        self._throttled = False
         if self.state is not SessionState.CLOSED:
             self._begin_close(*INTERRUPTED)
             self.state = SessionState.CLOSED
@@ -361,6 +422,8 @@ class Session:
             if self._outbox:
                 messages, self._outbox = self._outbox, []
                 self._send_messages(self.receiver, messages)
+                if self._producer is not None and not self._streaming:
+                    self._schedule_pull()
             elif self.state is SessionState.CLOSING:
                 receiver = self.receiver
                 self.state = SessionState.CLOSED
@@ -401,7 +464,8 @@ class Session:
     def _lose_protocol(self, reason: Exception) -> None:
         protocol, self.protocol = self.protocol, None
         if self._producer is not None:
-            producer, self._producer = self._producer, None
+            producer = self._producer
+            self.unregisterProducer()
             try:
                 producer.stopProducing()
             except Exception:

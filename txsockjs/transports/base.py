@@ -102,8 +102,30 @@ class StreamingReceiver(HTTPReceiver):
         self.sent = 0
 
     def begin(self) -> None:
-        if self.prelude:
-            self.request.write(self.prelude)
+        self.request.registerProducer(self, True)
+        self.request.write(self.first_bytes())
+
+    def first_bytes(self) -> bytes:
+        """
+        What the response starts with, before any frame.
+        """
+        return self.prelude
+
+    # IPushProducer: the HTTP connection tells when it is full or drained.
+
+    def pauseProducing(self) -> None:
+        self.session.throttle()
+
+    def resumeProducing(self) -> None:
+        self.session.unthrottle()
+
+    def stopProducing(self) -> None:
+        pass
+
+    def close(self) -> None:
+        if not self.done:
+            self.request.unregisterProducer()
+        HTTPReceiver.close(self)
 
     def send_frame(self, frame: bytes) -> None:
         if self.done:

@@ -47,8 +47,8 @@ class HtmlFile(StreamingReceiver):
         StreamingReceiver.__init__(self, request, session, limit)
         self.callback = callback
 
-    def begin(self) -> None:
-        self.request.write(page_head(self.callback))
+    def first_bytes(self) -> bytes:
+        return page_head(self.callback)
 
     def wrap(self, frame: bytes) -> bytes:
         return b"<script>\np(" + json_string(frame) + b");\n</script>\r\n"

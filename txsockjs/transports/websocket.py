@@ -92,28 +92,40 @@ def _text_header(length: int) -> bytes:
 
 
 @implementer(IPushProducer)
-class _WriteWatch:
+class _Backpressure:
     """
-    Drops a websocket whose writes could not drain for C{timeout} seconds.
+    Registered with a websocket's TCP connection: when its write buffer is
+    full the session's producer is paused, and with a write timeout a
+    connection that stays full that long is dropped.
     """
 
-    def __init__(self, protocol: WebSocketServerProtocol, timeout: float, clock: Any) -> None:
+    __slots__ = ("_protocol", "_timeout", "_clock", "_call")
+
+    def __init__(self, protocol: Any, timeout: Optional[float], clock: Any) -> None:
         self._protocol = protocol
         self._timeout = timeout
         self._clock = clock
         self._call = None
 
     def pauseProducing(self) -> None:
-        if self._call is None:
+        session = self._protocol.session
+        if session is not None:
+            session.throttle()
+        if self._timeout is not None and self._call is None:
             self._call = self._clock.callLater(self._timeout, self._expired)
 
     def resumeProducing(self) -> None:
         if self._call is not None:
             self._call.cancel()
             self._call = None
+        session = self._protocol.session
+        if session is not None:
+            session.unthrottle()
 
     def stopProducing(self) -> None:
-        self.resumeProducing()
+        if self._call is not None:
+            self._call.cancel()
+            self._call = None
 
     def _expired(self) -> None:
         self._call = None
@@ -138,9 +150,9 @@ class SockJSWebSocketProtocol(WebSocketServerProtocol):
 
     def onOpen(self) -> None:
         resource = self.sockjs_resource
-        timeout = resource.options.websocket_write_timeout
-        if timeout is not None:
-            self.transport.registerProducer(_WriteWatch(self, timeout, resource.clock), True)
+        self.transport.registerProducer(
+            _Backpressure(self, resource.options.websocket_write_timeout, resource.clock), True
+        )
         self.session = resource.new_session(
             self.sockjs_session_id,
             self.sockjs_request,
