@@ -119,6 +119,8 @@
     this.openPromise = new Promise(function (resolve) {
       self.sock.onopen = function () {
         self.opened = true;
+        // sockjs-client forgets its transport once closed: keep it.
+        self.openedTransport = self.sock.transport;
         resolve(true);
       };
       self.sock.onclose = function (e) {
@@ -177,7 +179,7 @@
   };
 
   Conn.prototype.transport = function () {
-    return this.sock.transport || null;
+    return this.openedTransport || this.sock.transport || null;
   };
 
   Conn.prototype.close = function () {
@@ -355,6 +357,15 @@
     result.received = conns.map(function (c) { return c.messages.slice().sort(); });
     conns.forEach(function (c) { c.close(); });
     return result;
+  };
+
+  // Several checks at once, e.g. idle connections on every transport:
+  // p.runs is a list of [name, params]; resolves to their results in order.
+  checks.parallel = async function (p) {
+    var results = await Promise.all(p.runs.map(function (run) {
+      return checks[run[0]](run[1]).catch(function (e) { return {error: String(e)}; });
+    }));
+    return {results: results};
   };
 
   return {
