@@ -19,7 +19,8 @@ from autobahn.websocket.compress import (
     PerMessageDeflateOfferAccept,
 )
 from twisted.internet import defer, reactor
-from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.endpoints import TCP4ClientEndpoint
+from twisted.internet.task import deferLater
 from twisted.internet.protocol import Factory, Protocol
 from twisted.trial.unittest import TestCase
 from twisted.web.client import HTTPConnectionPool
@@ -211,3 +212,50 @@ class WebsocketOptionTests(ServerMixin, TestCase):
         self.assertEqual(self.resource.open_sessions(), [])
         client.transport.abortConnection()
         yield client_factory.closed
+
+
+class Silent(Client):
+    """
+    A client that never answers pings.
+    """
+
+    def onPing(self, payload):
+        self.factory.pings = getattr(self.factory, "pings", 0) + 1
+
+
+class Answering(Client):
+    def onPing(self, payload):
+        self.factory.pings = getattr(self.factory, "pings", 0) + 1
+        Client.onPing(self, payload)
+
+
+class WebsocketHeartbeatTests(ServerMixin, TestCase):
+    @defer.inlineCallbacks
+    def connect(self, protocol):
+        self.serve(Factory.forProtocol(Echo), Options(heartbeat_delay=0.1))
+        factory, connected = websocket_client(self.port, "/s/0/a/websocket")
+        factory.protocol = protocol
+        client = yield connected
+        yield factory.waiting  # "o"
+        return factory, client
+
+    @defer.inlineCallbacks
+    def test_client_answering_pings_stays_connected(self):
+        factory, client = yield self.connect(Answering)
+        yield deferLater(reactor, 0.75, lambda: None)
+        self.assertGreaterEqual(factory.pings, 4)
+        self.assertEqual(factory.messages, ["o"], "heartbeats are pings, not h frames")
+        self.assertEqual(len(self.resource.open_sessions()), 1)
+        client.sendClose()
+        yield factory.closed
+
+    @defer.inlineCallbacks
+    def test_client_not_answering_is_closed_with_3000(self):
+        factory, client = yield self.connect(Silent)
+        factory.waiting = defer.Deferred()
+        timeout = reactor.callLater(5, factory.waiting.cancel)
+        yield factory.waiting
+        timeout.cancel()
+        self.assertEqual(factory.messages, ["o", 'c[3000,"No response from heartbeat"]'])
+        yield factory.closed
+        self.assertEqual(self.resource.open_sessions(), [])

@@ -61,6 +61,9 @@ class Receiver:
             self.closed = True
             self.session.detach(self)
 
+    def heartbeat(self) -> None:
+        self.send_frame(b"h")
+
 
 class Recorder(Protocol):
     def __init__(self) -> None:

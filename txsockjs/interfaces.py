@@ -26,6 +26,11 @@ class IReceiver(Interface):
         End the response or the connection; called after a close frame.
         """
 
+    def heartbeat() -> None:
+        """
+        Keep the channel alive: an C{h} frame on HTTP, a ping on websockets.
+        """
+
 
 class ISockJSSession(Interface):
     """

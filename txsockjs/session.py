@@ -22,7 +22,7 @@ from twisted.python.failure import Failure
 from twisted.web.http_headers import Headers
 from zope.interface import implementer
 
-from .framing import HEARTBEAT, OPEN, close_frame, message_frame
+from .framing import OPEN, close_frame, message_frame
 from .interfaces import IReceiver, ISockJSSession
 
 __all__ = [
@@ -445,7 +445,7 @@ class Session:
 
     def _beat(self) -> None:
         if self.receiver is not None:
-            self.receiver.send_frame(HEARTBEAT)
+            self.receiver.heartbeat()
 
     def _begin_close(self, code: int, reason: str) -> None:
         self.state = SessionState.CLOSING

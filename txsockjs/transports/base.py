@@ -9,6 +9,7 @@ from typing import Any
 
 from zope.interface import implementer
 
+from ..framing import HEARTBEAT
 from ..interfaces import IReceiver
 
 __all__ = ["HTTPReceiver", "PollingReceiver", "StreamingReceiver"]
@@ -61,6 +62,9 @@ class HTTPReceiver:
             self.done = True
             self.session.detach(self)
             self.request.finish()
+
+    def heartbeat(self) -> None:
+        self.send_frame(HEARTBEAT)
 
     def _lost(self, reason: Any) -> None:
         if not self.done:

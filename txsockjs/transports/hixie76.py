@@ -16,7 +16,7 @@ from twisted.internet.protocol import Protocol
 from twisted.web.server import NOT_DONE_YET
 from zope.interface import implementer
 
-from ..framing import BrokenJSON, parse_websocket_message
+from ..framing import HEARTBEAT, BrokenJSON, parse_websocket_message
 from ..interfaces import IReceiver
 
 __all__ = ["Hixie76Protocol", "upgrade_hixie76", "key_number", "handshake_digest"]
@@ -154,6 +154,11 @@ class Hixie76Protocol(Protocol):
     def send_frame(self, frame: bytes) -> None:
         if not self._closed:
             self.transport.write(b"\x00" + frame + b"\xff")
+
+    def heartbeat(self) -> None:
+        # hixie-76 has no ping: a SockJS heartbeat frame (nothing on raw)
+        if not self._raw:
+            self.send_frame(HEARTBEAT)
 
     def send_text(self, message: str) -> None:
         self.send_frame(message.encode("utf-8", "surrogatepass"))

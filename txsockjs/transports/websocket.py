@@ -143,6 +143,7 @@ class SockJSWebSocketProtocol(WebSocketServerProtocol):
     sockjs_session_id: str = ""
     session: Optional[Session] = None
     session_class = Session
+    _awaiting_pong = False
     transport_name = "websocket"
 
     def onConnect(self, request: Any) -> None:
@@ -182,6 +183,9 @@ class SockJSWebSocketProtocol(WebSocketServerProtocol):
             self.current_frame_masker = _Unmasker(frame.mask)
         WebSocketServerProtocol.onFrameBegin(self)
 
+    def onPong(self, payload: bytes) -> None:
+        self._awaiting_pong = False
+
     def onMessageEnd(self) -> None:
         # Autobahn's own onMessageEnd also fires an observable "message"
         # event (a future per message) that nothing here listens to.
@@ -210,6 +214,19 @@ class SockJSWebSocketProtocol(WebSocketServerProtocol):
         else:
             self.sendMessage(frame, False)
 
+    def heartbeat(self) -> None:
+        """
+        A websocket ping each heartbeat; a client that did not answer the
+        previous one is gone, and the session closes.
+        """
+        if self._awaiting_pong:
+            session = self.session
+            if session is not None:
+                session.close(3000, "No response from heartbeat")
+            return
+        self._awaiting_pong = True
+        self.sendPing()
+
     def close(self) -> None:
         # The close frame went out as a SockJS frame; end the connection
         # right after it (sockjs-client takes the code from the frame).
@@ -231,9 +248,6 @@ class RawSession(Session):
 
     def _send_close(self, receiver: Any) -> None:
         receiver.close_with(*self.close_reason)
-
-    def _beat(self) -> None:
-        pass
 
     def send_encoded(self, message: str, frame: bytes) -> None:
         if self.state is SessionState.OPEN or self.state is SessionState.OPENING:
