@@ -103,6 +103,15 @@ def _decode(payload: "bytes | str") -> object:
         raise BrokenJSON() from None
 
 
+def _strings(value: object) -> List[str]:
+    if type(value) is not list:
+        raise BrokenJSON()
+    for message in value:  # type: ignore[attr-defined]
+        if type(message) is not str:
+            raise BrokenJSON()
+    return value  # type: ignore[return-value]
+
+
 def parse_messages(payload: "bytes | str") -> List[str]:
     """
     The messages in a send request's body: a JSON array of strings.
@@ -112,13 +121,7 @@ def parse_messages(payload: "bytes | str") -> List[str]:
     """
     if not payload:
         raise PayloadExpected()
-    messages = _decode(payload)
-    if type(messages) is not list:
-        raise BrokenJSON()
-    for message in messages:
-        if type(message) is not str:
-            raise BrokenJSON()
-    return messages
+    return _strings(_decode(payload))
 
 
 def parse_websocket_message(payload: "bytes | str") -> List[str]:
@@ -133,9 +136,4 @@ def parse_websocket_message(payload: "bytes | str") -> List[str]:
     messages = _decode(payload)
     if type(messages) is str:
         return [messages]
-    if type(messages) is not list:
-        raise BrokenJSON()
-    for message in messages:
-        if type(message) is not str:
-            raise BrokenJSON()
-    return messages
+    return _strings(messages)
