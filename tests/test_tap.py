@@ -21,7 +21,7 @@ import treq
 from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol
 from twisted.application.service import IServiceMaker
 from twisted.internet import defer, error, protocol, reactor, task
-from twisted.internet.endpoints import TCP4ClientEndpoint
+from twisted.internet.endpoints import TCP4ClientEndpoint, serverFromString
 from twisted.internet.interfaces import IProtocolFactory
 from twisted.internet.protocol import Factory, Protocol
 from twisted.plugin import getPlugins
@@ -675,6 +675,25 @@ class ServiceTests(HTTPClientMixin, unittest.TestCase):
         self.assertEqual((yield client.next_message()), 'a["SHOUT"]')
         client.sendClose()
         yield client.closed
+
+    @defer.inlineCallbacks
+    def test_port_in_use(self) -> None:
+        """
+        A port that cannot be listened on ends the start with a one-line
+        C{SystemExit} naming it.
+        """
+        taken = yield serverFromString(reactor, "tcp:0:interface=127.0.0.1").listen(
+            Factory.forProtocol(Protocol)
+        )
+        self.addCleanup(taken.stopListening)
+        number = taken.getHost().port
+        svc = tap.makeService(
+            parse(["--handler=tests.test_tap.Upper", f"--listen=tcp:{number}:interface=127.0.0.1"])
+        )
+        e = self.assertRaises(SystemExit, svc.privilegedStartService)
+        self.assertIn(f"cannot listen on tcp:{number}:interface=127.0.0.1", e.code)
+        self.assertNotIn("\n", e.code)
+        yield svc.stopService()
 
     @defer.inlineCallbacks
     def test_static(self) -> None:

@@ -104,6 +104,9 @@ def load_object(dotted: str, what: str = "handler") -> Any:
         raise HandlerError(f"{what} {dotted!r}: {e}") from None
     except reflect.ObjectNotFound as e:
         raise HandlerError(f"{what} {dotted!r}: {e}") from None
+    except AttributeError as e:
+        # the module imported, the name is not in it
+        raise HandlerError(f"{what} {dotted!r}: {e}") from None
     except reflect.InvalidName as e:
         raise HandlerError(f"{what} {dotted!r}: not a dotted name ({e})") from None
     except Exception as e:
@@ -549,22 +552,30 @@ def _accept_deflate(offers: Iterable[Any]) -> Any:
 @implementer(IStreamServerEndpoint)
 class _RecordingEndpoint:
     """
-    An endpoint that remembers the port it listens on, so that the service
-    can say where it listens (C{tcp:0} in tests).
+    An endpoint that tells its service the port it listens on (so that the
+    service can say where it listens: C{tcp:0} in tests) or why it could
+    not listen.
     """
 
-    def __init__(self, endpoint: IStreamServerEndpoint, ports: List[Any]) -> None:
+    def __init__(self, endpoint: IStreamServerEndpoint, name: str, owner: "SockJSService") -> None:
         self._endpoint = endpoint
-        self._ports = ports
+        self._name = name
+        self._owner = owner
 
     def listen(self, factory: IProtocolFactory) -> defer.Deferred:
         d = self._endpoint.listen(factory)
 
         def record(port: Any) -> Any:
-            self._ports.append(port)
+            self._owner.ports.append(port)
             return port
 
-        return d.addCallback(record)
+        def failed(reason: Any) -> None:
+            if reason.check(defer.CancelledError):
+                return None
+            self._owner._listen_failed(self._name, reason)
+            return None
+
+        return d.addCallbacks(record, failed)
 
 
 class SockJSService(service.MultiService):
@@ -602,26 +613,57 @@ class SockJSService(service.MultiService):
         self.factories = list(factories)
         self.shutdown_timeout = shutdown_timeout
         self.ports: List[Any] = []
+        self.listen_failures: List[Tuple[str, Any]] = []
         self._reactor = reactor
-        self._listening: List[defer.Deferred] = []
+        self._starting = False
 
     def listen(self, endpoint: Any) -> service.IService:
         """
         Also listen on C{endpoint}, an L{IStreamServerEndpoint} or an
         endpoint description string.
         """
+        name = endpoint if isinstance(endpoint, str) else repr(endpoint)
         if isinstance(endpoint, str):
             endpoint = serverFromString(self._reactor, endpoint)
         child = StreamServerEndpointService(
-            _RecordingEndpoint(endpoint, self.ports), self.site
+            _RecordingEndpoint(endpoint, name, self), self.site
         )
         child.setServiceParent(self)
         return child
+
+    def privilegedStartService(self) -> None:
+        """
+        Listen on every endpoint; one that fails at once ends the program
+        with a one-line message (C{SystemExit}, exit status 1).
+        """
+        self._starting = True
+        try:
+            super().privilegedStartService()
+        finally:
+            self._starting = False
+        if self.listen_failures:
+            name, reason = self.listen_failures[0]
+            raise SystemExit(
+                f"twistd sockjs: cannot listen on {name}: {reason.getErrorMessage()}"
+            )
 
     def startService(self) -> None:
         for factory in self.factories:
             factory.doStart()
         super().startService()
+
+    def _listen_failed(self, name: str, reason: Any) -> None:
+        self.listen_failures.append((name, reason))
+        if not self._starting:
+            # it failed later: serving on fewer ports than asked is an error
+            _log.critical(
+                "Cannot listen on {name}: {error}; stopping",
+                name=name,
+                error=reason.getErrorMessage(),
+            )
+            stop = getattr(self._reactor, "stop", None)
+            if stop is not None and getattr(self._reactor, "running", False):
+                stop()
 
     def stopService(self) -> defer.Deferred:
         d = self.close_sessions()
@@ -818,8 +860,8 @@ def build_service(
     )
     for description in config["listen"]:
         try:
-            endpoint = serverFromString(svc._reactor, description)
+            serverFromString(svc._reactor, description)
         except Exception as e:
             raise ConfigurationError(f"--listen {description!r}: {e}") from None
-        svc.listen(endpoint)
+        svc.listen(description)
     return svc
