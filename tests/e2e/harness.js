@@ -59,11 +59,14 @@
     'h',
     'o',
     '[]',
-    'null'
+    'null',
+    '100%',
+    '%20 %41 %zz %E2%80%A8 %',
+    'msg,my%20chat,payload'
   ];
 
   function bigString(length) {
-    var unit = 'abcdefghij\u00e9\u4e2d\ud83d\ude00\u2028<>&"\\\u0000';
+    var unit = 'abcdefghij\u00e9\u4e2d\ud83d\ude00\u2028<>&"\\\u0000%25';
     var parts = [];
     var total = 0;
     while (total < length) {
@@ -233,7 +236,7 @@
       // 1. the special strings, one round trip each (a bad one can't hide
       //    behind another).
       var got = [];
-      var wait = p.wait || 10000;
+      var wait = p.wait || 5000;
       for (var i = 0; i < SPECIAL.length && !conn.closeEvent; i++) {
         var before = conn.messages.length;
         conn.sock.send(SPECIAL[i]);
@@ -249,14 +252,14 @@
       conn.messages.length = 0;
       var start = 0;
       SPECIAL.forEach(function (s) { conn.sock.send(s); });
-      await conn.waitFor(start + SPECIAL.length, p.wait || 10000);
+      await conn.waitFor(start + SPECIAL.length, p.wait || 5000);
       problems = problems.concat(compare(SPECIAL, conn.messages.slice(start), 'special-batch'));
 
       // 3. one big string.
       var big = bigString(p.bigLength || 200 * 1024);
       start = conn.messages.length;
       conn.sock.send(big);
-      await conn.waitFor(start + 1, p.wait || 20000);
+      await conn.waitFor(start + 1, p.wait || 10000);
       problems = problems.concat(compare([big], conn.messages.slice(start), 'big'));
 
       // 4. a burst of small messages.
@@ -266,7 +269,7 @@
       }
       start = conn.messages.length;
       burst.forEach(function (s) { conn.sock.send(s); });
-      await conn.waitFor(start + burst.length, p.wait || 30000);
+      await conn.waitFor(start + burst.length, p.wait || 15000);
       problems = problems.concat(compare(burst, conn.messages.slice(start), 'burst'));
     } catch (e) {
       problems.push('exception: ' + e);
@@ -351,12 +354,99 @@
     for (var i = 0; i < p.transportsEach.length; i++) {
       conns.push(await openConn(p.url, p.transportsEach[i]));
     }
-    var result = {transports: conns.map(function (c) { return c.transport(); })};
+    var result = {
+      transports: conns.map(function (c) { return c.transport(); }),
+      closes: conns.map(function (c) { return c.closeEvent; })
+    };
     conns.forEach(function (c, k) { c.sock.send('from ' + k); });
     await Promise.all(conns.map(function (c) { return c.waitFor(conns.length, p.wait || 10000); }));
     result.received = conns.map(function (c) { return c.messages.slice().sort(); });
     conns.forEach(function (c) { c.close(); });
     return result;
+  };
+
+  function until(predicate, ms) {
+    var deadline = Date.now() + ms;
+    return new Promise(function (resolve) {
+      (function poll() {
+        if (predicate() || Date.now() >= deadline) {
+          resolve(!!predicate());
+        } else {
+          setTimeout(poll, 20);
+        }
+      })();
+    });
+  }
+
+  // websocket-multiplex (browser only: its client is a global script) over
+  // one SockJS session: channels "echo", "upper", "my chat" and one the
+  // server does not know.
+  checks.multiplex = async function (p) {
+    var conn = await openConn(p.url, p.transports);
+    var result = conn.summary();
+    if (!conn.opened) {
+      return result;
+    }
+    var mux = new WebSocketMultiplex(conn.sock);
+    function channel(name) {
+      var record = {messages: [], opened: false, closed: false};
+      var ch = mux.channel(name);
+      ch.onopen = function () { record.opened = true; };
+      ch.onmessage = function (e) { record.messages.push(e.data); };
+      ch.onclose = function () { record.closed = true; };
+      return {ch: ch, record: record};
+    }
+    var echo = channel('echo');
+    var upper = channel('upper');
+    var myChat = channel('my chat');
+    var nope = channel('nope');
+    await until(function () { return echo.record.opened && upper.record.opened && myChat.record.opened; }, 5000);
+    echo.ch.send('a,b,,c');
+    echo.ch.send('h\u00e9llo \ud83d\ude00 \u2028');
+    upper.ch.send('shout, loud');
+    myChat.ch.send('in my chat');
+    await until(function () {
+      return echo.record.messages.length >= 2 && upper.record.messages.length >= 1 &&
+        myChat.record.messages.length >= 1 && nope.record.closed;
+    }, p.wait || 5000);
+    echo.ch.close();
+    await delay(100);
+    upper.ch.send('still there');
+    await until(function () { return upper.record.messages.length >= 2; }, 3000);
+    result = conn.summary();
+    result.echo = echo.record.messages;
+    result.upper = upper.record.messages;
+    result.myChat = myChat.record.messages;
+    result.nopeClosed = nope.record.closed;
+    result.sessionOpen = conn.sock.readyState === SockJS.OPEN;
+    result.raw = conn.messages.slice(0, 20);
+    conn.close();
+    return result;
+  };
+
+  // The endpoint's raw websocket (<url>/websocket) with the browser's own
+  // WebSocket: every text message is one SockJS message, unframed.
+  checks.rawWebsocket = async function (p) {
+    var ws = new WebSocket(p.url.replace(/^http/, 'ws') + '/websocket');
+    var messages = [];
+    var closeEvent = null;
+    var opened = false;
+    ws.onmessage = function (e) { messages.push(e.data); };
+    ws.onclose = function (e) { closeEvent = {code: e.code, reason: e.reason, wasClean: e.wasClean}; };
+    ws.onopen = function () { opened = true; };
+    await until(function () { return opened || closeEvent; }, 5000);
+    var sent = [];
+    if (opened && p.echo) {
+      // WebSocket.send turns lone surrogates into U+FFFD: leave those out.
+      sent = SPECIAL.concat([bigString(200 * 1024)]).filter(function (s) { return s.isWellFormed(); });
+      sent.forEach(function (s) { ws.send(s); });
+    }
+    await until(function () { return messages.length >= sent.length || closeEvent; }, p.wait || 5000);
+    if (p.expectClose) {
+      await until(function () { return closeEvent; }, p.wait || 5000);
+    }
+    try { ws.close(); } catch (e) { /* closed */ }
+    return {opened: opened, close: closeEvent, received: messages.length, problems: compare(sent, messages, 'raw')};
   };
 
   // Several checks at once, e.g. idle connections on every transport:

@@ -6,8 +6,10 @@ The end-to-end tests' web server, run as a subprocess:
                                                        them, every endpoint of
                                                        examples/test_server.py
 
-Static files: /harness.html (pages/), /harness.js and /sockjs.min.js (the
-sockjs-client installed by npm in this folder). The first mode is the other
+Static files: /harness.html (pages/), /harness.js, /sockjs.min.js and
+/multiplex_client.js (sockjs-client and websocket-multiplex as installed by
+npm in this folder). With --endpoints, /multiplex serves websocket-multiplex
+channels too: "echo", "upper" (answers in upper case) and "my chat" (echo). The first mode is the other
 origin of the cross-origin tests (and the sockjs_url the test server's iframe
 page loads); the second serves the harness page from the endpoints' own origin.
 Prints "listening on http://HOST:PORT" once it listens.
@@ -24,6 +26,7 @@ from typing import Any
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 SOCKJS_MIN = os.path.join(HERE, "node_modules", "sockjs-client", "dist", "sockjs.min.js")
+MULTIPLEX_CLIENT = os.path.join(HERE, "node_modules", "websocket-multiplex", "multiplex_client.js")
 
 from twisted.web.resource import Resource  # noqa: E402
 from twisted.web.server import Site  # noqa: E402
@@ -61,9 +64,31 @@ def add_static(root: Resource) -> None:
     root.putChild(
         b"harness.js", NoCacheFile(os.path.join(HERE, "harness.js"), defaultType="application/javascript")
     )
+    if os.path.exists(MULTIPLEX_CLIENT):
+        root.putChild(
+            b"multiplex_client.js", NoCacheFile(MULTIPLEX_CLIENT, defaultType="application/javascript")
+        )
     pages = os.path.join(HERE, "pages")
     for name in sorted(os.listdir(pages)):
         root.putChild(name.encode(), NoCacheFile(os.path.join(pages, name)))
+
+
+def add_multiplex(root: Resource, test_server: Any, options: Any, reactor: Any) -> None:
+    from twisted.internet.protocol import Factory, Protocol
+
+    from txsockjs import SockJSResource
+    from txsockjs.multiplex import MultiplexFactory
+
+    class Upper(Protocol):
+        def messageReceived(self, message: str) -> None:
+            self.transport.send(message.upper())
+
+    channels = {
+        "echo": Factory.forProtocol(test_server.Echo),
+        "upper": Factory.forProtocol(Upper),
+        "my chat": Factory.forProtocol(test_server.Echo),
+    }
+    root.putChild(b"multiplex", SockJSResource(MultiplexFactory(channels, reactor), options, reactor))
 
 
 def main(argv: list | None = None) -> None:
@@ -93,6 +118,7 @@ def main(argv: list | None = None) -> None:
             sockjs_url=here + "/sockjs.min.js",
         )
         site.resource = test_server.make_root(base, reactor)
+        add_multiplex(site.resource, test_server, base, reactor)
     else:
         site = Site(Resource())
         port = reactor.listenTCP(args.port, site, interface=args.host)

@@ -77,15 +77,18 @@ def test_amplify(pages: Dict[str, HarnessPage], origin: str, transport: str) -> 
 @pytest.mark.parametrize("origin, transport", CASES)
 def test_cookie_needed(pages: Dict[str, HarnessPage], origin: str, transport: str) -> None:
     """
-    /cookie_needed_echo works on every transport and sets JSESSIONID.
+    /cookie_needed_echo works on every transport, and the HTTP transports
+    leave the JSESSIONID cookie a sticky load balancer would route on (the
+    websocket handshake sets none, as with sockjs-node).
     """
     page = pages[origin]
     page.context.clear_cookies()
     result = page.run("simpleEcho", "/cookie_needed_echo", [transport])
     assert result.get("transport") == transport, explain(result, page)
     assert result["problems"] == [], explain(result, page)
-    names = {cookie["name"] for cookie in page.context.cookies()}
-    assert "JSESSIONID" in names, explain(result, page)
+    if transport != "websocket":
+        names = {cookie["name"] for cookie in page.context.cookies()}
+        assert "JSESSIONID" in names, explain(result, page)
 
 
 @pytest.mark.parametrize("origin, transport", CASES)
@@ -131,3 +134,36 @@ def test_broadcast_across_transports(pages: Dict[str, HarnessPage], origin: str)
     assert result["transports"] == [t[0] for t in each], result
     expected = sorted(f"from {k}" for k in range(len(each)))
     assert result["received"] == [expected] * len(each), explain(result, page)
+
+
+@pytest.mark.parametrize("origin", ["same", "cross"])
+def test_raw_websocket(pages: Dict[str, HarnessPage], origin: str) -> None:
+    """
+    <endpoint>/websocket with the browser's own WebSocket: the special strings
+    and a 200 KB one echo unframed; /close/websocket ends with 3000 "Go away!".
+    """
+    page = pages[origin]
+    echo = page.run("rawWebsocket", "/echo", echo=True)
+    assert echo["opened"], explain(echo, page)
+    assert echo["problems"] == [], explain(echo, page)
+    close = page.run("rawWebsocket", "/close", expectClose=True)
+    assert close["close"] is not None, explain(close, page)
+    assert (close["close"]["code"], close["close"]["reason"]) == (3000, "Go away!"), explain(close, page)
+
+
+@pytest.mark.parametrize("transport", ["websocket", "xhr-streaming", "xhr-polling", "iframe-eventsource"])
+def test_multiplex(pages: Dict[str, HarnessPage], transport: str) -> None:
+    """
+    The websocket-multiplex client over one SockJS session: channels echo
+    independently (commas and non-ASCII in payloads, a channel name that the
+    client escapes), an unknown channel is closed, and closing one channel
+    leaves the others and the session open.
+    """
+    page = pages["same"]  # /multiplex is mounted beside the page only
+    result = page.run("multiplex", "/multiplex", [transport])
+    assert result.get("transport") == transport, explain(result, page)
+    assert result["echo"] == ["a,b,,c", "h\u00e9llo \U0001f600 \u2028"], explain(result, page)
+    assert result["upper"] == ["SHOUT, LOUD", "STILL THERE"], explain(result, page)
+    assert result["myChat"] == ["in my chat"], explain(result, page)
+    assert result["nopeClosed"], explain(result, page)
+    assert result["sessionOpen"], explain(result, page)
