@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from twisted.internet.interfaces import IProtocolFactory, IReactorTime
 from twisted.logger import Logger
+from twisted.web.pages import notFound
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Site
 
@@ -37,7 +38,7 @@ from .transports.websocket import (
 )
 from .transports.xhr import XhrPolling, XhrStreaming
 
-__all__ = ["SockJSResource", "SockJSFactory"]
+__all__ = ["SockJSResource", "SockJSFactory", "Folder"]
 
 _log = Logger()
 
@@ -398,6 +399,37 @@ def _method_not_allowed(request: Any, allowed: bytes) -> bytes:
     return b""
 
 
+class _SockJSSite(Site):
+    """
+    A Site that starts and stops the application's factory with itself, and
+    closes the sessions when it stops.
+    """
+
+    sockjs: SockJSResource
+
+    def startFactory(self) -> None:
+        Site.startFactory(self)
+        self.sockjs.factory.doStart()
+
+    def stopFactory(self) -> None:
+        self.sockjs.shutdown()
+        self.sockjs.factory.doStop()
+        Site.stopFactory(self)
+
+
+class Folder(Resource):
+    """
+    A node of a resource tree: its children, and 404 for anything else
+    (without the deprecated default of L{Resource.getChild}).
+    """
+
+    def getChild(self, path: bytes, request: Any) -> Resource:
+        return notFound()
+
+    def render(self, request: Any) -> bytes:
+        return notFound().render(request)
+
+
 def SockJSFactory(
     factory: IProtocolFactory,
     options: Optional[Options] = None,
@@ -406,20 +438,21 @@ def SockJSFactory(
 ) -> Site:
     """
     A ready twisted.web L{Site} serving C{factory} over SockJS at C{prefix}
-    (C{""} or C{"/"} for the site's root).
+    (C{""} or C{"/"} for the site's root). Listening starts C{factory}
+    (C{doStart}); stopping closes every session and stops it.
     """
     resource = SockJSResource(factory, options, reactor)
     segments = [s for s in prefix.strip("/").split("/") if s]
     if not segments:
-        site = Site(resource)
+        site = _SockJSSite(resource)
     else:
-        root = Resource()
+        root = Folder()
         node = root
         for segment in segments[:-1]:
-            child = Resource()
+            child = Folder()
             node.putChild(segment.encode(), child)
             node = child
         node.putChild(segments[-1].encode(), resource)
-        site = Site(root)
+        site = _SockJSSite(root)
     site.sockjs = resource  # type: ignore[attr-defined]
     return site

@@ -43,6 +43,7 @@ from twisted.web import resource as web_resource
 from twisted.web import pages, server, static
 from zope.interface import implementer
 
+from .resource import Folder
 from .options import TRANSPORTS
 from .options import Options as SockJSOptions
 
@@ -768,19 +769,6 @@ def close_sessions(
     return done
 
 
-class _Folder(web_resource.Resource):
-    """
-    A node of the resource tree: its children, and 404 for anything else
-    (without the deprecated default of L{Resource.getChild}).
-    """
-
-    def getChild(self, path: bytes, request: Any) -> web_resource.Resource:
-        return pages.notFound()
-
-    def render(self, request: Any) -> bytes:
-        return pages.notFound().render(request)
-
-
 def _segment(name: str) -> bytes:
     return name.encode("utf-8")
 
@@ -796,7 +784,7 @@ def build_root(
         if segments == ():
             return leaf
     root: web_resource.Resource
-    root = static.File(static_dir) if static_dir else _Folder()
+    root = static.File(static_dir) if static_dir else Folder()
     for segments, leaf in mounts:
         node = root
         for depth, name in enumerate(segments[:-1]):
@@ -810,7 +798,7 @@ def build_root(
                 child = (
                     static.File(path)
                     if path and os.path.isdir(path)
-                    else _Folder()
+                    else Folder()
                 )
                 node.putChild(_segment(name), child)
             node = child
