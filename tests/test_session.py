@@ -179,6 +179,27 @@ class SessionTests(SessionTestsMixin, SynchronousTestCase):
         session = self.make()
         self.assertRaises(TypeError, session.send, b"bytes")
 
+    def test_write_takes_bytes_only(self):
+        session = self.make()
+        self.assertRaises(TypeError, session.write, "text")
+        session.write(bytearray(b"ok"))
+        session.write(memoryview(b"ok"))
+        self.assertEqual(session._outbox, ["ok", "ok"])
+
+    def test_clean_websocket_close_is_connection_done(self):
+        from twisted.internet.error import ConnectionDone, ConnectionLost
+
+        session = self.make()
+        r = Receiver(session)
+        session.attach(r)
+        session.receiver_lost(r, clean=True)
+        self.assertTrue(self.protocol.lost[0].check(ConnectionDone))
+        other = self.make()
+        r = Receiver(other)
+        other.attach(r)
+        other.receiver_lost(r)
+        self.assertTrue(self.protocol.lost[0].check(ConnectionLost))
+
     def test_heartbeats_every_delay_on_attached_receiver(self):
         session = self.make()
         r = Receiver(session)

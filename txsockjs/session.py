@@ -241,10 +241,12 @@ class Session:
         """
         Send C{data}, decoded as text, as one message. Ignored once closing.
         """
+        if type(data) is not bytes and not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"Data must be bytes, not {type(data).__name__}")
         if self.state is SessionState.CLOSING or self.state is SessionState.CLOSED:
             return
         try:
-            text = data.decode(self._hub.encoding, self._hub.errors)
+            text = bytes(data).decode(self._hub.encoding, self._hub.errors)
         except UnicodeDecodeError:
             text = data.decode(self._hub.encoding, "replace")
         self._queue(text)
@@ -353,10 +355,11 @@ class Session:
             # whatever was full went away with the receiver
             self.unthrottle()
 
-    def receiver_lost(self, receiver: IReceiver) -> None:
+    def receiver_lost(self, receiver: IReceiver, clean: bool = False) -> None:
         """
         The client went away from C{receiver} before it was done: the
-        session is interrupted.
+        session is interrupted (C{clean}: the client closed a websocket
+        properly, which ends its session normally).
         """
         if self.receiver is not receiver:
             return
@@ -365,7 +368,10 @@ class Session:
         if self.state is not SessionState.CLOSED:
             self._begin_close(*INTERRUPTED)
             self.state = SessionState.CLOSED
-            self._lose_protocol(ConnectionLost("SockJS receiver interrupted"))
+            if clean:
+                self._lose_protocol(ConnectionDone("SockJS client closed the session"))
+            else:
+                self._lose_protocol(ConnectionLost("SockJS receiver interrupted"))
         self._arm_timer()
 
     def deliver(self, messages: List[str]) -> None:

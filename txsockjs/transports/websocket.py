@@ -198,7 +198,7 @@ class SockJSWebSocketProtocol(WebSocketServerProtocol):
     def onClose(self, wasClean: bool, code: Optional[int], reason: Optional[str]) -> None:
         session, self.session = self.session, None
         if session is not None:
-            session.receiver_lost(self)
+            session.receiver_lost(self, clean=wasClean)
             session._forget()
 
     # IReceiver
@@ -238,6 +238,8 @@ class RawSession(Session):
     A session over a raw websocket: messages go out bare, with no open,
     heartbeat or array frames, and closing is a websocket close.
     """
+
+    __slots__ = ()
 
     def _send_open(self, receiver: Any) -> None:
         pass
