@@ -474,6 +474,7 @@ def main():
     ports = {s: args.port + 10 * i for i, s in enumerate(specs)}
     runs = []
     started = time.monotonic()
+    commit_at_start = _git("rev-parse", "--short", "HEAD")
     for rnd in range(rounds):
         for sc in scenarios:
             order = servers[rnd % len(servers):] + servers[:rnd % len(servers)]  # rotate the order each round
@@ -496,6 +497,9 @@ def main():
     md = build_markdown(rows, servers)
     meta = {"mode": mode, "rounds": rounds, "servers": servers, "scenarios": scenarios, "pinning": PINNING,
             "elapsed_s": elapsed, "nofile_limit": hard, "params": {sc: SCENARIOS[sc][mode] for sc in scenarios},
+            "commit": _git("rev-parse", "--short", "HEAD"), "commit_at_start": commit_at_start, "txsockjs_dirty": bool(_git("status", "--porcelain",
+                                                                                     "txsockjs", "examples")),
+            "loadavg_at_end": open("/proc/loadavg").read().split()[:3],
             "python": sys.version.split()[0], "node": subprocess.run(["node", "--version"], capture_output=True,
                                                                     text=True).stdout.strip()}
     with open(os.path.join(logdir, "results.json"), "w") as f:
@@ -508,8 +512,12 @@ def main():
         src = os.path.join(logdir, "results.json" if name.endswith("json") else "table.txt")
         shutil.copyfile(src, os.path.join(RESULTS, name))
     print()
-    print("median of %d round(s), %s mode, %.0f s; (xN) = ratio to sockjs-node; * = load generator above 90%% "
-          "of its CPU" % (rounds, mode, elapsed))
+    print("median of %d round(s), %s mode, %.0f s, commit %s%s; (xN) = ratio to sockjs-node; * = load generator "
+          "above 90%% of its CPU" % (rounds, mode, elapsed, meta["commit"],
+                                    " (txsockjs modified)" if meta["txsockjs_dirty"] else ""))
+    if commit_at_start != meta["commit"]:
+        print("note: the repository moved from %s to %s during the run; txsockjs was started from the working "
+              "tree each time, so rounds may have run different code" % (commit_at_start, meta["commit"]))
     print(text)
     print("\nraw results: %s" % os.path.relpath(logdir, REPO))
     anomalies = find_anomalies(runs)
@@ -524,6 +532,14 @@ def main():
         print("%d run(s) failed: %s" % (len(failed), "; ".join("%s/%s: %s" % (r["server"], r["scenario"],
                                                                              r["error"]) for r in failed)))
     return 0
+
+
+def _git(*args):
+    try:
+        return subprocess.run(["git", "-C", REPO] + list(args), capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
 
 
 def _brief(res):

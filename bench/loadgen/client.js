@@ -82,7 +82,7 @@ function openConn(endpoint, onMessages) {
     const url = KIND === 'sockjs'
       ? 'ws://' + HOST + ':' + PORT + '/' + endpoint + '/000/' + newSid() + '/websocket'
       : 'ws://' + HOST + ':' + PORT + '/' + endpoint;
-    const ws = new WebSocket(url, { perMessageDeflate: false });
+    const ws = new WebSocket(url, { perMessageDeflate: false, skipUTF8Validation: true });
     const conn = { ws: ws, open: false, closed: false };
     // Sends made in one turn of the event loop (e.g. replies to a batch of echoes) leave in one writev, so the
     // generator spends its CPU on messages, not on syscalls; every message is still its own websocket frame.
