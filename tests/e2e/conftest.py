@@ -25,22 +25,20 @@ def e2e_servers() -> Iterator[dict]:
 
 
 @pytest.fixture(scope="module")
-def chromium(tmp_path_factory: Any) -> Iterator[Any]:
+def chromium() -> Iterator[Any]:
     """
-    One headless Chromium (Debian's) per module, with a fresh profile.
+    One headless Chromium (Debian's) per module, started with a fresh
+    user-data-dir (playwright makes a new temporary profile for each launch).
+    Tests open their pages in contexts of their own (browser.new_context()),
+    so that no test shares cookies or the per-host connection pool with
+    another.
     """
     require_browser()
     from playwright.sync_api import sync_playwright
 
-    profile = tmp_path_factory.mktemp("chromium-profile")
     with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(profile),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=CHROMIUM_ARGS,
-        )
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
-            yield context
+            yield browser
         finally:
-            context.close()
+            browser.close()

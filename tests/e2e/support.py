@@ -185,11 +185,11 @@ class HarnessPage:
     harness.html open in a Chromium tab, with the console kept for reports.
     """
 
-    def __init__(self, context: Any, origins: Origins) -> None:
-        self.context = context
+    def __init__(self, browser: Any, origins: Origins) -> None:
+        self.context = browser.new_context()
         self.origins = origins
         self.console: List[str] = []
-        self.page = context.new_page()
+        self.page = self.context.new_page()
         self.page.on("console", lambda m: self.console.append(f"{m.type}: {m.text}"))
         self.page.on("pageerror", lambda e: self.console.append(f"pageerror: {e}"))
         self.page.goto(origins.page + "/harness.html")
@@ -205,7 +205,7 @@ class HarnessPage:
         return json.loads(result)
 
     def close(self) -> None:
-        self.page.close()
+        self.context.close()
 
 
 def run_node(check: str, url: str, transports: Any = None, timeout: float = 60, **params: Any) -> dict:

@@ -22,11 +22,27 @@ CASES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def pages(chromium: Any, e2e_servers: dict) -> Iterator[Dict[str, HarnessPage]]:
-    opened = {kind: HarnessPage(chromium, origins) for kind, origins in e2e_servers.items()}
-    yield opened
-    for page in opened.values():
+class Pages:
+    """
+    Opens the harness page on demand, in a browser context of its own.
+    """
+
+    def __init__(self, browser: Any, servers: dict) -> None:
+        self.browser = browser
+        self.servers = servers
+        self.opened: list = []
+
+    def __getitem__(self, origin: str) -> HarnessPage:
+        page = HarnessPage(self.browser, self.servers[origin])
+        self.opened.append(page)
+        return page
+
+
+@pytest.fixture
+def pages(chromium: Any, e2e_servers: dict) -> Iterator[Pages]:
+    pages = Pages(chromium, e2e_servers)
+    yield pages
+    for page in pages.opened:
         page.close()
 
 
@@ -35,7 +51,7 @@ def explain(result: dict, page: HarnessPage) -> str:
 
 
 @pytest.mark.parametrize("origin, transport", CASES)
-def test_echo(pages: Dict[str, HarnessPage], origin: str, transport: str) -> None:
+def test_echo(pages: Pages, origin: str, transport: str) -> None:
     """
     The transport asked for is the one used, and special strings, a 200 KB
     string and a burst of 1000 messages come back exact and in order, with no
@@ -50,7 +66,7 @@ def test_echo(pages: Dict[str, HarnessPage], origin: str, transport: str) -> Non
 
 
 @pytest.mark.parametrize("origin, transport", CASES)
-def test_close(pages: Dict[str, HarnessPage], origin: str, transport: str) -> None:
+def test_close(pages: Pages, origin: str, transport: str) -> None:
     """
     /close opens the session and closes it at once with 3000 "Go away!".
     """
@@ -63,7 +79,7 @@ def test_close(pages: Dict[str, HarnessPage], origin: str, transport: str) -> No
 
 
 @pytest.mark.parametrize("origin, transport", CASES)
-def test_amplify(pages: Dict[str, HarnessPage], origin: str, transport: str) -> None:
+def test_amplify(pages: Pages, origin: str, transport: str) -> None:
     """
     /amplify answers "N" with 2**N "x", up to 512 KiB per message.
     """
@@ -75,7 +91,7 @@ def test_amplify(pages: Dict[str, HarnessPage], origin: str, transport: str) -> 
 
 
 @pytest.mark.parametrize("origin, transport", CASES)
-def test_cookie_needed(pages: Dict[str, HarnessPage], origin: str, transport: str) -> None:
+def test_cookie_needed(pages: Pages, origin: str, transport: str) -> None:
     """
     /cookie_needed_echo works on every transport, and the HTTP transports
     leave the JSESSIONID cookie a sticky load balancer would route on (the
@@ -92,7 +108,7 @@ def test_cookie_needed(pages: Dict[str, HarnessPage], origin: str, transport: st
 
 
 @pytest.mark.parametrize("origin, transport", CASES)
-def test_disabled_websocket(pages: Dict[str, HarnessPage], origin: str, transport: str) -> None:
+def test_disabled_websocket(pages: Pages, origin: str, transport: str) -> None:
     """
     /disabled_websocket_echo: websocket alone fails the way sockjs-client
     reports it; every other transport echoes.
@@ -108,7 +124,7 @@ def test_disabled_websocket(pages: Dict[str, HarnessPage], origin: str, transpor
 
 
 @pytest.mark.parametrize("origin", ["same", "cross"])
-def test_fallback_from_websocket(pages: Dict[str, HarnessPage], origin: str) -> None:
+def test_fallback_from_websocket(pages: Pages, origin: str) -> None:
     """
     With no transport list, the client picks websocket where it is on and
     falls back to the next streaming transport where it is off.
@@ -123,7 +139,7 @@ def test_fallback_from_websocket(pages: Dict[str, HarnessPage], origin: str) -> 
 
 
 @pytest.mark.parametrize("origin", ["same", "cross"])
-def test_broadcast_across_transports(pages: Dict[str, HarnessPage], origin: str) -> None:
+def test_broadcast_across_transports(pages: Pages, origin: str) -> None:
     """
     /broadcast: every message from any session reaches every session,
     whatever transport each uses.
@@ -137,7 +153,7 @@ def test_broadcast_across_transports(pages: Dict[str, HarnessPage], origin: str)
 
 
 @pytest.mark.parametrize("origin", ["same", "cross"])
-def test_raw_websocket(pages: Dict[str, HarnessPage], origin: str) -> None:
+def test_raw_websocket(pages: Pages, origin: str) -> None:
     """
     <endpoint>/websocket with the browser's own WebSocket: the special strings
     and a 200 KB one echo unframed; /close/websocket ends with 3000 "Go away!".
@@ -152,7 +168,7 @@ def test_raw_websocket(pages: Dict[str, HarnessPage], origin: str) -> None:
 
 
 @pytest.mark.parametrize("transport", ["websocket", "xhr-streaming", "xhr-polling", "iframe-eventsource"])
-def test_multiplex(pages: Dict[str, HarnessPage], transport: str) -> None:
+def test_multiplex(pages: Pages, transport: str) -> None:
     """
     The websocket-multiplex client over one SockJS session: channels echo
     independently (commas and non-ASCII in payloads, a channel name that the

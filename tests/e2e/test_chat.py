@@ -28,7 +28,7 @@ def chat_server() -> Iterator[str]:
 
 
 def open_chat(context: Any, url: str, transport: str, name: str) -> Any:
-    page = context.new_page()
+    page = context.new_page()  # a browser context of its own
     page.goto(f"{url}/?transport={transport}&name={name}")
     page.wait_for_selector(f'body[data-transport="{transport}"]', timeout=10000)
     assert page.inner_text("#transport") == transport

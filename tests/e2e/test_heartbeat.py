@@ -65,7 +65,11 @@ def check_idle(result: dict, transport: str) -> None:
     assert result["stillOpen"], result
     assert result["close"] is None, result
     assert result["echo"], result
-    assert result["heartbeats"] >= MIN_HEARTBEATS, result
+    if transport != "websocket":
+        assert result["heartbeats"] >= MIN_HEARTBEATS, result
+    # On websockets the heartbeat is a websocket ping (as sockjs-node's), which
+    # the client answers without seeing it; an unanswered one would have
+    # closed the session with 3000 "No response from heartbeat".
 
 
 @pytest.mark.parametrize(
