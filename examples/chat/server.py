@@ -31,6 +31,7 @@ except ImportError:  # run from a checkout without installing
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 from twisted.internet.protocol import Factory, Protocol
+from twisted.web.pages import notFound
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 from twisted.web.static import File
@@ -104,21 +105,34 @@ class ChatFactory(Factory):
                 pass
 
 
-def make_root(options: Optional[Options] = None, reactor: Any = None) -> Resource:
+
+class Folder(Resource):
     """
-    /, /index.html, /sockjs.min.js and the /chat endpoint.
+    Children, and a plain 404 for anything else.
+    """
+
+    def getChild(self, path: bytes, request: Any) -> Resource:
+        return notFound()
+
+
+def make_root(
+    options: Optional[Options] = None, reactor: Any = None, sockjs_path: str = LOCAL_SOCKJS
+) -> Resource:
+    """
+    /, /index.html, /sockjs.min.js (the file at C{sockjs_path}, or a redirect
+    to the CDN when there is none) and the /chat endpoint.
     """
     if options is None:
         # The iframe transports' page loads sockjs-client from this server.
         options = Options(sockjs_url="/sockjs.min.js")
     factory = ChatFactory()
     factory.resource = SockJSResource(factory, options, reactor)
-    root = Resource()
+    root = Folder()
     page = File(os.path.join(HERE, "index.html"), defaultType="text/html")
     root.putChild(b"", page)
     root.putChild(b"index.html", page)
-    if os.path.exists(LOCAL_SOCKJS):
-        root.putChild(b"sockjs.min.js", File(LOCAL_SOCKJS, defaultType="application/javascript"))
+    if os.path.exists(sockjs_path):
+        root.putChild(b"sockjs.min.js", File(sockjs_path, defaultType="application/javascript"))
     else:
         root.putChild(b"sockjs.min.js", Redirect(CDN_SOCKJS.encode()))
     root.putChild(b"chat", factory.resource)

@@ -28,6 +28,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 SOCKJS_MIN = os.path.join(HERE, "node_modules", "sockjs-client", "dist", "sockjs.min.js")
 MULTIPLEX_CLIENT = os.path.join(HERE, "node_modules", "websocket-multiplex", "multiplex_client.js")
 
+from twisted.web.pages import notFound  # noqa: E402
 from twisted.web.resource import Resource  # noqa: E402
 from twisted.web.server import Site  # noqa: E402
 from twisted.web.static import File  # noqa: E402
@@ -45,6 +46,16 @@ def load_test_server() -> Any:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+
+class Folder(Resource):
+    """
+    Children, and a plain 404 for anything else.
+    """
+
+    def getChild(self, path: bytes, request: Any) -> Resource:
+        return notFound()
 
 
 class NoCacheFile(File):
@@ -108,7 +119,7 @@ def main(argv: list | None = None) -> None:
 
         # Bind first: the iframe page must load sockjs-client from this very
         # origin, whose port is known only once listening.
-        site = Site(Resource())
+        site = Site(Folder())
         port = reactor.listenTCP(args.port, site, interface=args.host)
         here = f"http://{args.host}:{port.getHost().port}"
         base = Options(
@@ -120,7 +131,7 @@ def main(argv: list | None = None) -> None:
         site.resource = test_server.make_root(base, reactor)
         add_multiplex(site.resource, test_server, base, reactor)
     else:
-        site = Site(Resource())
+        site = Site(Folder())
         port = reactor.listenTCP(args.port, site, interface=args.host)
         here = f"http://{args.host}:{port.getHost().port}"
     add_static(site.resource)

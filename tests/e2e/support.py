@@ -204,6 +204,20 @@ class HarnessPage:
         )
         return json.loads(result)
 
+    def start(self, check: str, endpoint: str, transports: Any = None, **params: Any) -> None:
+        """
+        Start a check without waiting for it (see L{result}): checks in
+        pages of different contexts then run at the same time.
+        """
+        params = dict(params, url=self.origins.endpoints + endpoint, transports=transports)
+        self.page.evaluate(
+            "([name, params]) => { window.__pending = SockJSHarness.run(name, params); }",
+            [check, params],
+        )
+
+    def result(self) -> dict:
+        return json.loads(self.page.evaluate("() => window.__pending.then(JSON.stringify)"))
+
     def close(self) -> None:
         self.context.close()
 

@@ -84,3 +84,26 @@ def test_auto_transport_and_select(chromium: Any, chat_server: str) -> None:
         assert "transport=xhr-streaming" in page.url
     finally:
         page.close()
+
+
+def test_sockjs_client_from_the_cdn_without_npm(chat_server: str) -> None:
+    """
+    /sockjs.min.js is the npm copy when installed; without it the page's
+    script is a redirect to the CDN (checked without fetching it).
+    """
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("txsockjs_chat_server", os.path.join(REPO, "examples", "chat", "server.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    root = module.make_root(sockjs_path="/nonexistent/sockjs.min.js")
+    child = root.children[b"sockjs.min.js"]
+    assert child.url == b"https://cdn.jsdelivr.net/npm/sockjs-client@1.6.1/dist/sockjs.min.js"
+    local = module.make_root()
+    assert local.children[b"sockjs.min.js"].path == module.LOCAL_SOCKJS
+
+    import urllib.request
+
+    with urllib.request.urlopen(chat_server + "/sockjs.min.js") as response:  # the test server: local
+        assert b"SockJS" in response.read(200000)

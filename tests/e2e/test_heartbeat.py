@@ -9,6 +9,7 @@ module takes a few seconds whatever the number of transports.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Dict, Iterator
 
 import pytest
@@ -36,19 +37,25 @@ def idle_runs(base: str, transports: list) -> list:
 
 @pytest.fixture(scope="module")
 def browser_results(chromium: Any, heartbeat_servers: dict) -> Dict[tuple, dict]:
-    results: Dict[tuple, dict] = {}
+    """
+    Chromium opens at most 6 connections per host and browser context: idle
+    at most 4 sessions per context, so that no poll waits for a connection,
+    and run every context at once.
+    """
+    batches = []
     for kind, origins in heartbeat_servers.items():
         transports = [t for t in BROWSER_TRANSPORTS if kind == "same" or t not in SAME_ORIGIN_ONLY]
-        page = HarnessPage(chromium, origins)
-        try:
-            # Chromium opens at most 6 connections per host: idle at most 4
-            # sessions at once, so that no poll waits for a free connection.
-            for start in range(0, len(transports), 4):
-                batch = transports[start : start + 4]
-                out = page.run("parallel", "", runs=idle_runs(origins.endpoints, batch))
-                for transport, result in zip(batch, out["results"]):
-                    results[(kind, transport)] = result
-        finally:
+        for start in range(0, len(transports), 4):
+            batches.append((kind, transports[start : start + 4], HarnessPage(chromium, origins)))
+    results: Dict[tuple, dict] = {}
+    try:
+        for kind, batch, page in batches:
+            page.start("parallel", "", runs=idle_runs(page.origins.endpoints, batch))
+        for kind, batch, page in batches:
+            for transport, result in zip(batch, page.result()["results"]):
+                results[(kind, transport)] = result
+    finally:
+        for _, _, page in batches:
             page.close()
     return results
 
@@ -61,12 +68,13 @@ def node_results(heartbeat_servers: dict) -> Dict[str, dict]:
 
 
 def check_idle(result: dict, transport: str) -> None:
-    assert result.get("transport") == transport, result
-    assert result["stillOpen"], result
-    assert result["close"] is None, result
-    assert result["echo"], result
+    shown = json.dumps(result)
+    assert result.get("transport") == transport, shown
+    assert result["stillOpen"], shown
+    assert result["close"] is None, shown
+    assert result["echo"], shown
     if transport != "websocket":
-        assert result["heartbeats"] >= MIN_HEARTBEATS, result
+        assert result["heartbeats"] >= MIN_HEARTBEATS, shown
     # On websockets the heartbeat is a websocket ping (as sockjs-node's), which
     # the client answers without seeing it; an unanswered one would have
     # closed the session with 3000 "No response from heartbeat".
