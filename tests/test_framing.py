@@ -66,3 +66,13 @@ class ParseTests(SynchronousTestCase):
         self.assertEqual(parse_websocket_message(b'["\\ud800"]'), ["\ud800"])
         for bad in [b'["a', b"null", b'[null]', b"\xc3\x28"]:
             self.assertRaises(BrokenJSON, parse_websocket_message, bad)
+
+
+class EventSourceWrapTests(SynchronousTestCase):
+    def test_percent_survives_the_clients_decodeURI(self):
+        from txsockjs.transports.eventsource import EventSource
+
+        wrap = EventSource(None, None, 4096).wrap
+        frame = message_frame(["100% %20 %zz"])
+        self.assertEqual(wrap(frame), b'data: a["100%25 %2520 %25zz"]\r\n\r\n')
+        self.assertEqual(wrap(b"o"), b"data: o\r\n\r\n")

@@ -20,4 +20,8 @@ class EventSource(StreamingReceiver):
     prelude = b"\r\n"
 
     def wrap(self, frame: bytes) -> bytes:
+        # sockjs-client passes each event through decodeURI(): a literal
+        # "%" must travel as "%25" (JSON already escaped CR, LF and NUL).
+        if b"%" in frame:
+            frame = frame.replace(b"%", b"%25")
         return b"data: " + frame + b"\r\n\r\n"
