@@ -39,14 +39,14 @@ def idle_runs(base: str, transports: list) -> list:
 def browser_results(chromium: Any, heartbeat_servers: dict) -> Dict[tuple, dict]:
     """
     Chromium opens at most 6 connections per host and browser context: idle
-    at most 4 sessions per context, so that no poll waits for a connection,
+    at most 3 sessions per context, so that no poll waits for a connection,
     and run every context at once.
     """
     batches = []
     for kind, origins in heartbeat_servers.items():
         transports = [t for t in BROWSER_TRANSPORTS if kind == "same" or t not in SAME_ORIGIN_ONLY]
-        for start in range(0, len(transports), 4):
-            batches.append((kind, transports[start : start + 4], HarnessPage(chromium, origins)))
+        for start in range(0, len(transports), 3):
+            batches.append((kind, transports[start : start + 3], HarnessPage(chromium, origins)))
     results: Dict[tuple, dict] = {}
     try:
         for kind, batch, page in batches:
