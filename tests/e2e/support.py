@@ -78,6 +78,19 @@ def require_browser() -> None:
         missing("the python package playwright")
 
 
+def _die_with_parent() -> None:
+    """
+    In the child, before exec: get SIGTERM when the test process dies, so
+    that a killed test run leaves no server behind (Linux only).
+    """
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
 class Server:
     """
     A server subprocess that prints its base URL on its first line.
@@ -93,6 +106,7 @@ class Server:
             stderr=subprocess.STDOUT,
             text=True,
             env=dict(os.environ, PYTHONUNBUFFERED="1"),
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
         )
         found = threading.Event()
         self.url = ""
