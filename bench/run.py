@@ -131,6 +131,16 @@ def _raise_nofile():
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+def cpu_busy_seconds(cpu):
+    """Busy time of one CPU (everything but idle and iowait) from /proc/stat, in seconds."""
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith("cpu%s " % cpu):
+                v = [int(x) for x in line.split()[1:]]
+                return (sum(v[:8]) - v[3] - v[4]) / CLK_TCK
+    return 0.0
+
+
 def pin(cpu):
     return ["taskset", "-c", cpu] if PINNING else []
 
@@ -289,6 +299,7 @@ def run_one(server_name, spec, scenario, mode, port, logdir):
             if ev["event"] == "end":
                 break
             assert ev["event"] == "ready", ev
+            busy0 = cpu_busy_seconds(SERVER_CPU) if PINNING else 0.0
             cpu0, rss0, t0 = server.cpu_seconds(), server.rss_kib(), time.monotonic()
             client.send("go")
             res = client.next_event(150)
@@ -297,6 +308,9 @@ def run_one(server_name, spec, scenario, mode, port, logdir):
             cpu1 = server.cpu_seconds()
             res["server_cpu_s"] = cpu1 - cpu0
             res["server_cpu_share"] = (cpu1 - cpu0) / wall
+            if PINNING:  # whatever else ran on the server's CPU meanwhile (other processes, interrupts)
+                res["other_load_on_server_cpu"] = max(0.0, (cpu_busy_seconds(SERVER_CPU) - busy0
+                                                             - (cpu1 - cpu0)) / wall)
             if scenario == "idle":
                 time.sleep(1.0)  # let the last opens settle before reading memory
                 res["rss_before_kib"], res["rss_after_kib"] = rss0, server.rss_kib()
@@ -349,12 +363,14 @@ def build_table(runs, servers, scenarios):
     """runs: list of {server, scenario, round, phases}. Returns (rows, text)."""
     values = {}
     client_busy = {}
+    other_load = {}
     for r in runs:
         for ph, res in (r.get("phases") or {}).items():
             for label, sc, phase, key, fmt, lower in METRICS:
                 if sc == r["scenario"] and phase == ph and res.get(key) is not None:
                     values.setdefault((label, r["server"]), []).append(res[key])
                     client_busy.setdefault((label, r["server"]), []).append(res.get("client_cpu", 0))
+                    other_load.setdefault((label, r["server"]), []).append(res.get("other_load_on_server_cpu", 0))
     header = ["scenario / metric"] + servers
     rows = []
     for label, sc, phase, key, fmt, lower in METRICS:
@@ -372,6 +388,8 @@ def build_table(runs, servers, scenarios):
             cell = fmt % med
             if statistics.median(client_busy[(label, s)]) > 0.9:
                 cell += "*"
+            if statistics.median(other_load[(label, s)]) > 0.25:
+                cell += "!"
             if base_med and s != "sockjs-node":
                 cell += " (x%.2f)" % (med / base_med)
             row.append(cell)
@@ -389,7 +407,7 @@ def build_limits(runs, servers, scenarios):
     for r in runs:
         for ph, res in (r.get("phases") or {}).items():
             shares.setdefault((r["scenario"], ph, r["server"]), []).append(
-                (res.get("server_cpu_share", 0), res.get("client_cpu", 0)))
+                (res.get("server_cpu_share", 0), res.get("client_cpu", 0), res.get("other_load_on_server_cpu", 0)))
     keys = []
     for sc in scenarios:
         for (s2, ph, _srv) in shares:
@@ -404,8 +422,9 @@ def build_limits(runs, servers, scenarios):
             if not v:
                 row.append("-")
             else:
-                row.append("%3.0f%% / %3.0f%%" % (100 * statistics.median(x[0] for x in v),
-                                                  100 * statistics.median(x[1] for x in v)))
+                row.append("%3.0f%% / %3.0f%% / %3.0f%%" % (100 * statistics.median(x[0] for x in v),
+                                                          100 * statistics.median(x[1] for x in v),
+                                                          100 * statistics.median(x[2] for x in v)))
         rows.append(row)
     widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
     return "\n".join("  ".join(str(c).ljust(widths[i]) if i == 0 else str(c).rjust(widths[i])
@@ -472,6 +491,10 @@ def main():
         % (mode, rounds, ",".join(servers), "server CPU %s, load CPU %s" % (SERVER_CPU, CLIENT_CPU)
            if PINNING else "off", hard, hard))
     ports = {s: args.port + 10 * i for i, s in enumerate(specs)}
+    load1 = float(open("/proc/loadavg").read().split()[0])
+    if load1 > 1.5:
+        log("warning: load average %.1f before the run: other work on this machine will slow the rates; the CPU "
+            "per message figures suffer less" % load1)
     runs = []
     started = time.monotonic()
     commit_at_start = _git("rev-parse", "--short", "HEAD")
@@ -505,7 +528,8 @@ def main():
     with open(os.path.join(logdir, "results.json"), "w") as f:
         json.dump({"meta": meta, "runs": runs, "table": rows, "anomalies": find_anomalies(runs)}, f, indent=1)
     with open(os.path.join(logdir, "table.txt"), "w") as f:
-        f.write(text + "\n\n" + limits_text + "\n")
+        f.write(text + "\n\nserver CPU / load generator CPU / other load on the server's CPU\n" + limits_text
+                + "\n")
     with open(os.path.join(logdir, "table.md"), "w") as f:
         f.write(md + "\n")
     for name in ("latest.json", "latest.txt"):
@@ -513,7 +537,8 @@ def main():
         shutil.copyfile(src, os.path.join(RESULTS, name))
     print()
     print("median of %d round(s), %s mode, %.0f s, commit %s%s; (xN) = ratio to sockjs-node; * = load generator "
-          "above 90%% of its CPU" % (rounds, mode, elapsed, meta["commit"],
+          "above 90%% of its CPU; ! = other processes took over 25%% of the server's CPU"
+          % (rounds, mode, elapsed, meta["commit"],
                                     " (txsockjs modified)" if meta["txsockjs_dirty"] else ""))
     if commit_at_start != meta["commit"]:
         print("note: the repository moved from %s to %s during the run; txsockjs was started from the working "
@@ -525,7 +550,8 @@ def main():
         print("\nanomalies (messages lost, wrong or late):")
         for a in anomalies:
             print("  " + a)
-    print("\nserver CPU share / load generator CPU share during each measured phase (median):")
+    print("\nduring each measured phase (median): server's CPU share / load generator's CPU share / other "
+          "processes' share of the server's CPU")
     print(limits_text)
     failed = [r for r in runs if "error" in r]
     if failed:

@@ -342,7 +342,9 @@ async function xhrStreaming() {
         }
         if (waiter && delivered >= waiter.target) { const w = waiter; waiter = null; w.resolve(); }
       });
-      res.on('end', function () { if (!stopping) { reopens++; openStream(sid, null); } });
+      res.on('end', function () {  // reopen, but never in a tight loop against a server that keeps refusing
+        if (!stopping && failures < 100 && reopens < 100000) { reopens++; openStream(sid, null); }
+      });
       res.on('error', function () { failures++; });
     });
     req.on('error', function () { if (!stopping) failures++; });
