@@ -145,8 +145,23 @@ def pin(cpu):
     return ["taskset", "-c", cpu] if PINNING else []
 
 
+def free_port(start):
+    """The first port from start on that nobody listens on (so we never measure someone else's server)."""
+    for port in range(start, start + 200):
+        sock = socket.socket()
+        try:
+            sock.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            sock.close()
+    raise RuntimeError("no free port from %d" % start)
+
+
 class Server:
     def __init__(self, name, spec, port, logdir):
+        port = free_port(port)
         self.name, self.spec, self.port = name, spec, port
         env = dict(os.environ)
         env.update(spec["env"])
@@ -292,7 +307,7 @@ def run_one(server_name, spec, scenario, mode, port, logdir):
     client = None
     phases = {}
     try:
-        client = Client({"port": port, "kind": spec["kind"], "scenario": sc["client"], "params": params,
+        client = Client({"port": server.port, "kind": spec["kind"], "orchestrated": True, "scenario": sc["client"], "params": params,
                          "hardTimeout": 180}, logdir)
         while True:
             ev = client.next_event(120)

@@ -34,7 +34,8 @@ const stdinLines = [];
 let stdinWaiter = null;
 readline.createInterface({ input: process.stdin }).on('line', function (line) {
   if (stdinWaiter) { const w = stdinWaiter; stdinWaiter = null; w(line.trim()); } else stdinLines.push(line.trim());
-}).on('close', function () {  // stdin gone (e.g. run by hand): every later command means "carry on"
+}).on('close', function () {  // stdin gone: the orchestrator is gone, so leave; run by hand, carry on
+  if (cfg.orchestrated) process.exit(4);
   stdinClosed = true;
   if (stdinWaiter) { const w = stdinWaiter; stdinWaiter = null; w('eof'); }
 });
