@@ -231,7 +231,7 @@ SCENARIOS = {
         full=dict(streams=10, batch=10, inflight=4, warmupPosts=300, posts=5000, seconds=5)),
     "xhr_polling": dict(
         title="xhr send+poll round trips, 50 sessions", client="xhr_polling", sockjs_only=True,
-        short=dict(sessions=50, warmup=300, count=4000, seconds=2),
+        short=dict(sessions=50, warmup=1500, count=4000, seconds=2),
         full=dict(sessions=50, warmup=1000, count=15000, seconds=5)),
     "broadcast": dict(
         title="broadcast to 1000 websocket sessions", client="broadcast", sockjs_only=False,
@@ -243,7 +243,7 @@ SCENARIOS = {
         full=dict(sessions=10000, warmup=200, concurrency=200)),
     "info": dict(
         title="GET /info, 50 keep-alive clients", client="info", sockjs_only=False,
-        short=dict(concurrency=50, warmup=500, count=10000, seconds=2),
+        short=dict(concurrency=50, warmup=3000, count=10000, seconds=2),
         full=dict(concurrency=50, warmup=2000, count=50000, seconds=5)),
 }
 
