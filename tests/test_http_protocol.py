@@ -658,6 +658,26 @@ class JsonpTests(_Base):
         self.assertEqual((r.code, r.body), (500, b'invalid "callback" parameter'))
 
     @defer.inlineCallbacks
+    def test_jsonp_send_non_ascii_form(self):
+        base = self.session()
+        r = yield self.http("GET", base + "/jsonp?c=x")
+        self.assertEqual(r.body, b'/**/x("o");\r\n')
+        text = "\u00e9 \u4e2d \u2028 \ufeff \U0001F600 %41 +"
+        r = yield self.http(
+            "POST", base + "/jsonp_send",
+            body=b"d=" + quote(json.dumps([text], ensure_ascii=False)).encode(),
+            headers=self.form,
+        )
+        self.assertEqual((r.code, r.body), (200, b"ok"))
+        r = yield self.http(
+            "POST", base + "/jsonp_send", body=b"d=%5B%22%ff%22%5D", headers=self.form
+        )
+        self.assertEqual((r.code, r.body), (500, b"Broken JSON encoding."))
+        r = yield self.http("GET", base + "/jsonp?c=x")
+        m = re.fullmatch(rb'/\*\*/x\((".*")\);\r\n', r.body)
+        self.assertEqual(json.loads(json.loads(m.group(1))[1:]), [text])
+
+    @defer.inlineCallbacks
     def test_jsonp(self):
         base = self.session()
         r = yield self.http("GET", base + "/jsonp?c=%63allback")

@@ -24,7 +24,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Site
 
 from . import headers as H
-from .framing import PayloadError, PayloadExpected, parse_messages
+from .framing import BrokenJSON, PayloadError, PayloadExpected, parse_messages
 from .options import Options
 from .session import RequestInfo, Session, SessionHub, SessionRegistry, SessionState
 from .transports.eventsource import EventSource
@@ -382,10 +382,14 @@ def _jsonp_payload(request: Any, body: bytes) -> bytes:
     content_type = (request.getHeader(b"content-type") or b"").split(b";")[0].strip().lower()
     if content_type != _FORM:
         return body
-    values = parse_qs(body, keep_blank_values=True).get(b"d")
+    try:
+        form = parse_qs(body.decode("utf-8"), keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        raise BrokenJSON() from None
+    values = form.get("d")
     if not values or not values[0]:
         raise PayloadExpected()
-    return values[0]
+    return values[0].encode("utf-8", "surrogatepass")
 
 
 def _not_found(request: Any) -> bytes:
