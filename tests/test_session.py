@@ -184,7 +184,22 @@ class SessionTests(SessionTestsMixin, SynchronousTestCase):
         self.assertRaises(TypeError, session.write, "text")
         session.write(bytearray(b"ok"))
         session.write(memoryview(b"ok"))
-        self.assertEqual(session._outbox, ["ok", "ok"])
+        session.write(memoryview(b"\xff!"))
+        self.assertEqual(session._outbox, ["ok", "ok", "\ufffd!"])
+
+    def test_untimed_session_is_forgotten_when_it_closes(self):
+        session = self.make()
+        ws = Session("w", Recorder(), self.hub, _info(), "websocket", timed=False)
+        r = Receiver(ws)
+        ws.attach(r)
+        ws.close()
+        self.assertEqual(self.forgotten, [ws])
+        other = Session("w2", Recorder(), self.hub, _info(), "websocket", timed=False)
+        r2 = Receiver(other)
+        other.attach(r2)
+        other.receiver_lost(r2, clean=True)
+        self.assertEqual(self.forgotten, [ws, other])
+        self.assertNotIn(session, self.forgotten)
 
     def test_clean_websocket_close_is_connection_done(self):
         from twisted.internet.error import ConnectionDone, ConnectionLost

@@ -245,8 +245,9 @@ class Session:
             raise TypeError(f"Data must be bytes, not {type(data).__name__}")
         if self.state is SessionState.CLOSING or self.state is SessionState.CLOSED:
             return
+        data = bytes(data)
         try:
-            text = bytes(data).decode(self._hub.encoding, self._hub.errors)
+            text = data.decode(self._hub.encoding, self._hub.errors)
         except UnicodeDecodeError:
             text = data.decode(self._hub.encoding, "replace")
         self._queue(text)
@@ -486,6 +487,10 @@ class Session:
 
     def _arm_timer(self) -> None:
         if not self._timed:
+            # No disconnect delay (a websocket's session ends with its
+            # connection): once closed and without a receiver, it is done.
+            if self.state is SessionState.CLOSED:
+                self._forget()
             return
         timer = self._timer
         delay = self._hub.disconnect_delay

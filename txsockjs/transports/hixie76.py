@@ -147,7 +147,6 @@ class Hixie76Protocol(Protocol):
         session, self.session = self.session, None
         if session is not None:
             session.receiver_lost(self)
-            session._forget()
 
     # IReceiver, and what a raw session asks of its receiver
 

@@ -199,7 +199,6 @@ class SockJSWebSocketProtocol(WebSocketServerProtocol):
         session, self.session = self.session, None
         if session is not None:
             session.receiver_lost(self, clean=wasClean)
-            session._forget()
 
     # IReceiver
 
