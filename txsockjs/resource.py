@@ -207,7 +207,7 @@ class SockJSResource(Resource):
                 return self._info(request)
             if name == b"websocket" and self.options.serves("raw_websocket"):
                 return refuse_or_upgrade(
-                    request, self, RawWebSocketProtocol, "", RequestInfo.from_request(request)
+                    request, self, RawWebSocketProtocol, ""
                 )
             if _IFRAME_NAME.match(name):
                 return self._iframe_page(request)
@@ -227,7 +227,6 @@ class SockJSResource(Resource):
                 self,
                 SockJSWebSocketProtocol,
                 session_id,
-                RequestInfo.from_request(request),
             )
         method, allowed = _SESSION_METHODS[transport]
         if request.method == b"OPTIONS":

@@ -19,7 +19,7 @@ from zope.interface import implementer
 
 from ..framing import BrokenJSON, parse_websocket_message
 from ..interfaces import IReceiver
-from ..session import Session, SessionState
+from ..session import RequestInfo, Session, SessionState
 
 __all__ = [
     "SockJSWebSocketProtocol",
@@ -296,7 +296,6 @@ def refuse_or_upgrade(
     resource: Any,
     protocol_class: type,
     session_id: str,
-    session_request: Any,
 ) -> Any:
     """
     Answer a websocket URL: 405/400 when the request cannot be a websocket,
@@ -316,14 +315,16 @@ def refuse_or_upgrade(
     if request.getHeader(b"sec-websocket-key1") and request.getHeader(b"sec-websocket-key2"):
         from .hixie76 import upgrade_hixie76
 
-        return upgrade_hixie76(request, resource, protocol_class, session_id, session_request)
+        return upgrade_hixie76(
+            request, resource, protocol_class, session_id, RequestInfo.from_request(request)
+        )
     if request.channel.transport is None:
         return _plain_400(request, b"Not a valid websocket request: no connection to upgrade.")
 
     protocol = protocol_class()
     protocol.factory = resource.websocket_factory
     protocol.sockjs_resource = resource
-    protocol.sockjs_request = session_request
+    protocol.sockjs_request = RequestInfo.from_request(request)
     protocol.sockjs_session_id = session_id
     _take_over(request, protocol)
     # Autobahn parses the handshake itself: give it the request again.
