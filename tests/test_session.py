@@ -155,6 +155,8 @@ class SessionTests(SessionTestsMixin, SynchronousTestCase):
         session.attach(Receiver(session, polling=True))
         session.send("last")
         session.close(3000, "Go away!")
+        self.assertEqual(self.protocol.lost, [], "connectionLost comes in the next turn")
+        self.clock.advance(0)
         self.assertEqual(len(self.protocol.lost), 1)
         self.assertIs(session.state, SessionState.CLOSING)
         r = Receiver(session, polling=True)
@@ -208,11 +210,13 @@ class SessionTests(SessionTestsMixin, SynchronousTestCase):
         r = Receiver(session)
         session.attach(r)
         session.receiver_lost(r, clean=True)
+        self.clock.advance(0)
         self.assertTrue(self.protocol.lost[0].check(ConnectionDone))
         other = self.make()
         r = Receiver(other)
         other.attach(r)
         other.receiver_lost(r)
+        self.clock.advance(0)
         self.assertTrue(self.protocol.lost[0].check(ConnectionLost))
 
     def test_heartbeats_every_delay_on_attached_receiver(self):
@@ -309,6 +313,8 @@ class SessionTests(SessionTestsMixin, SynchronousTestCase):
         session.attach(r)
         session.receiver_lost(r)
         self.assertIs(session.state, SessionState.CLOSED)
+        self.assertEqual(self.protocol.lost, [])
+        self.clock.advance(0)
         self.assertEqual(len(self.protocol.lost), 1)
         r2 = Receiver(session, polling=True)
         session.attach(r2)
@@ -429,7 +435,8 @@ class FlowControlTests(SessionTestsMixin, SynchronousTestCase):
         r.close()  # the full connection went away: go on into the queue
         self.assertEqual(producer.calls, ["pause", "resume", "pause", "resume"])
         session.close()
-        self.assertEqual(producer.calls[-1], "stop")
+        self.clock.advance(0)
+        self.assertEqual(producer.calls, ["pause", "resume", "pause", "resume", "stop"])
 
     def test_producer_registered_while_throttled_starts_paused(self):
         session = self.make()
@@ -475,6 +482,8 @@ class FlowControlTests(SessionTestsMixin, SynchronousTestCase):
         session.registerProducer(producer, True)
         session.throttle()
         session.receiver_lost(r)
+        self.assertEqual(producer.calls, ["pause"], "stopped with connectionLost, next turn")
+        self.clock.advance(0)
         self.assertEqual(producer.calls, ["pause", "stop"])
 
 
