@@ -980,3 +980,19 @@ class WriteTests(SessionTestsMixin, SynchronousTestCase):
         self.assertRaises(TypeError, session.write, ["not", "bytes"])
         session.close()
         self.assertRaises(TypeError, session.write, "text")
+
+
+class OverflowInsideALoopTests(SessionTestsMixin, SynchronousTestCase):
+    def test_an_application_error_after_overflow_keeps_1013(self):
+        class Flood(Protocol):
+            def messageReceived(self, message):
+                for _ in range(10):
+                    self.transport.send("x" * 30)  # raises once closed
+
+        session = self.make(Flood(), max_queue_size=100)
+        session.attach(Receiver(session, polling=True))
+        session.deliver(["go"])
+        self.assertEqual(len(self.flushLoggedErrors(SessionNotOpen)), 1)
+        r = Receiver(session, polling=True)
+        session.attach(r)
+        self.assertEqual(r.frames, [b'c[1013,"Queue overflow"]'])

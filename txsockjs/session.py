@@ -788,9 +788,11 @@ class Session:
         self._log_failure(what)
         if broken_receiver:
             self._drop_queues()
-        if self.state is not SessionState.CLOSED:
+        if self.state is SessionState.OPEN or self.state is SessionState.OPENING:
             self._begin_close(*INTERNAL_ERROR)
             self._lose_protocol(ConnectionLost(f"SockJS session failed: {what}"))
+        if self.state is not SessionState.CLOSED:
+            # (a session closing already keeps the code it closes with)
             if self.receiver is not None and not self._flush_scheduled:
                 self._flush_scheduled = True
                 self._hub.schedule_flush(self)
