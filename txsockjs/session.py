@@ -61,6 +61,9 @@ class SessionState(enum.Enum):
     CLOSED = "closed"
 
 
+_OPEN = SessionState.OPEN
+
+
 class SessionNotOpen(Exception):
     """
     A message was sent on a session that is closing or closed.
@@ -571,7 +574,7 @@ class Session:
         Hand messages from the client to the protocol, in order; while the
         protocol paused this session, keep them for later.
         """
-        if self.state is not SessionState.OPEN:
+        if self.state is not _OPEN:
             return
         if self._paused or self._inbox:
             self._keep(messages)
@@ -579,15 +582,9 @@ class Session:
         self._delivering = True
         hub = self._hub
         protocol = self.protocol
-        done = 0
+        remaining = iter(messages)
         try:
-            for message in messages:
-                if self.state is not SessionState.OPEN:
-                    break
-                if self._paused:
-                    self._keep(messages[done:])
-                    break
-                done += 1
+            for message in remaining:
                 if self._receives_text:
                     try:
                         protocol.messageReceived(message)
@@ -603,6 +600,11 @@ class Session:
                         protocol.dataReceived(data)
                     except Exception:
                         self._fail("its protocol's dataReceived")
+                if self._paused or self.state is not _OPEN:
+                    if self.state is _OPEN:
+                        # paused inside the batch: the rest waits
+                        self._keep(list(remaining))
+                    break
         finally:
             self._delivering = False
         if self.receiver is not None and (self._outbox or self.state is SessionState.CLOSING):
