@@ -996,3 +996,23 @@ class OverflowInsideALoopTests(SessionTestsMixin, SynchronousTestCase):
         r = Receiver(session, polling=True)
         session.attach(r)
         self.assertEqual(r.frames, [b'c[1013,"Queue overflow"]'])
+
+
+class BrokenWebsocketReceiverTests(SessionTestsMixin, SynchronousTestCase):
+    def test_an_untimed_session_whose_receiver_keeps_failing_is_forgotten(self):
+        self.make()
+        ws = Session("w", Recorder(), self.hub, _info(), "websocket", timed=False)
+        poisoned = Poisoned(ws)
+        ws.attach(poisoned)
+        poisoned.poisoned = True
+        ws.send("boom")
+        self.clock.advance(0)  # the flush fails: 1011 is due
+        self.clock.advance(0)  # the close frame fails too: let go
+        self.assertIs(ws.state, SessionState.CLOSED)
+        self.assertIsNone(ws.receiver)
+        self.assertEqual(self.forgotten, [ws])
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+        self.assertEqual(
+            [c for c in self.clock.getDelayedCalls() if getattr(c.func, "__self__", None) is not self.session],
+            [],
+        )

@@ -784,7 +784,7 @@ class Session:
                     receiver.close()
                 except Exception:
                     pass
-                self._arm_timer()
+            self._arm_timer()
             return
         self._failed = True
         self._log_failure(what)
