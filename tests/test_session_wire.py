@@ -207,3 +207,38 @@ class AmplifyFloodTests(ServerMixin, unittest.TestCase):
             body = response.body.split(b"\n")
             frame = body[1] if transport == "xhr_streaming" else body[0]
             self.assertEqual(json.loads(frame[1:]), ["x" * 2**19] * 3, transport)
+
+
+class StalledWebsocketReaderTests(ServerMixin, unittest.TestCase):
+    """
+    A websocket client that stops reading and keeps asking /amplify for
+    512 KiB replies: once its connection is full the replies wait in the
+    session, which closes with 1013 past its bound and lets them go.
+    """
+
+    timeout = 60
+
+    @defer.inlineCallbacks
+    def test_stalled_reader_is_closed_with_1013(self):
+        from ._e2e import sleep
+
+        port = self.port_number
+        factory = WebSocketClientFactory(f"ws://127.0.0.1:{port}/amplify/000/{new_id()}/websocket")
+        factory.protocol = WSClient
+        factory.setProtocolOptions(openHandshakeTimeout=WAIT, closeHandshakeTimeout=1)
+        client = yield TCP4ClientEndpoint(reactor, "127.0.0.1", port).connect(factory)
+        self.clients.append(client)
+        yield _bounded(client.opened)
+        self.assertEqual((yield client.message(1)), "o")
+        (session,) = self.resource("amplify").websocket_sessions
+        client.transport.pauseProducing()  # read nothing from now on
+        bound = self.resource("amplify").options.max_queue_size
+        deadline = reactor.seconds() + WAIT * 2
+        asked = 0
+        while session.close_reason is None and asked < 80 and reactor.seconds() < deadline:
+            client.send('["19"]')
+            asked += 1
+            yield sleep(0.005)
+            self.assertLessEqual(session._queued, bound)
+        self.assertEqual(session.close_reason, (1013, "Queue overflow"))
+        self.assertEqual(session._outbox, [])
