@@ -790,6 +790,26 @@ class QueueBoundTests(SessionTestsMixin, SynchronousTestCase):
         self.clock.advance(0)
         self.assertEqual(producer.calls, ["pause", "stop"])
 
+    def test_a_thousand_sends_to_an_amplifier_without_polling(self):
+        class Amplify(Protocol):
+            def messageReceived(self, message):
+                self.transport.send("x" * 2 ** int(message))
+
+        bound = 4 * 1024 * 1024
+        session = self.make(Amplify(), max_queue_size=bound)
+        session.attach(Receiver(session, polling=True))
+        closed_at = None
+        for n in range(1000):
+            session.deliver(["19"])  # as xhr_send does
+            self.assertLessEqual(session._queued, bound)
+            if closed_at is None and session.state is not SessionState.OPEN:
+                closed_at = n
+        self.assertEqual(closed_at, 8, "eight 512 KiB replies fit, the ninth overflows")
+        self.assertEqual((session._outbox, session._queued), ([], 0))
+        r = Receiver(session, polling=True)
+        session.attach(r)
+        self.assertEqual(r.frames, [b'c[1013,"Queue overflow"]'])
+
     def test_a_throttled_receiver_makes_messages_wait_in_the_session(self):
         session = self.make(max_queue_size=100)
         stream = Receiver(session)

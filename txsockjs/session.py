@@ -174,11 +174,17 @@ class SessionHub:
         if self._readers:
             readers, self._readers = self._readers, []
             for session in readers:
-                session._read_inbox()
+                try:
+                    session._read_inbox()
+                except Exception:
+                    session._fail("handing over its kept messages")
         if self._lost:
             lost, self._lost = self._lost, []
             for session in lost:
-                session._tell_lost()
+                try:
+                    session._tell_lost()
+                except Exception:
+                    session._log_failure("telling its protocol the connection is lost")
 
     def run_pending(self) -> None:
         """
