@@ -499,7 +499,9 @@ class ExactlyOnceTests(SessionTestsMixin, SynchronousTestCase):
     @settings(max_examples=200, deadline=None)
     @given(
         st.lists(
-            st.sampled_from(["send", "poll", "stream", "end_stream", "turn", "drop"]),
+            st.sampled_from(
+                ["send", "poll", "stream", "end_stream", "turn", "drop", "full", "drained"]
+            ),
             max_size=60,
         )
     )
@@ -532,11 +534,16 @@ class ExactlyOnceTests(SessionTestsMixin, SynchronousTestCase):
             elif step == "drop" and current is not None and not current.closed:
                 current.closed = True
                 session.receiver_lost(current)
+            elif step == "full" and session.receiver is not None:
+                session.throttle()  # messages wait in the session
+            elif step == "drained":
+                session.unthrottle()
             for receiver in receivers:
                 collect(receiver)
 
         if session.state is SessionState.OPEN:
             # a final poll drains what is left
+            session.unthrottle()
             self.clock.advance(0)
             final = Receiver(session, polling=True)
             session.attach(final)
