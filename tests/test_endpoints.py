@@ -68,6 +68,15 @@ class ParseTests(unittest.SynchronousTestCase):
         self.assertIsInstance(inner, TCP4ServerEndpoint)
         self.assertEqual((inner._port, inner._interface, inner._backlog), (8080, "127.0.0.1", 7))
 
+    def test_max_queue_size(self) -> None:
+        endpoint = serverFromString(reactor, "sockjs:tcp:0:max_queue_size=65536")
+        self.assertEqual(endpoint.options.max_queue_size, 65536)
+        for bad in ("0", "lots"):
+            e = self.assertRaises(
+                ValueError, serverFromString, reactor, f"sockjs:tcp:0:max_queue_size={bad}"
+            )
+            self.assertIn("max_queue_size", str(e))
+
     def test_escaped_inner(self) -> None:
         """
         The inner description may also be one escaped argument.

@@ -201,7 +201,9 @@ class WebsocketOptionTests(ServerMixin, TestCase):
     def test_write_timeout_drops_a_websocket_that_does_not_read(self):
         factory = Factory.forProtocol(Flood)
         factory.lost = defer.Deferred()
-        self.serve(factory, Options(websocket_write_timeout=0.3))
+        # Flood queues 16 MiB in one turn: above the default queue bound,
+        # which is not what this test is about.
+        self.serve(factory, Options(websocket_write_timeout=0.3, max_queue_size=32 * 1024 * 1024))
         client_factory, connected = websocket_client(self.port, "/s/0/a/websocket")
         client = yield connected
         yield client_factory.opened

@@ -363,6 +363,17 @@ class OptionsTests(unittest.SynchronousTestCase):
         self.assertUsageError([handler, "--shutdown-timeout=-1"], "shutdown-timeout")
         self.assertUsageError([handler, "--check-origin=nowhere.at.all"], "nowhere")
         self.assertUsageError([handler, "--check-origin=tests.test_tap.NOT_A_FACTORY"], "will not do")
+
+    def test_max_queue_size(self):
+        handler = "--handler=tests.test_tap.echo_factory"
+        config = tap.Options()
+        config.parseOptions([handler, "--max-queue-size=65536"])
+        self.assertEqual(config["sockjs_options"].max_queue_size, 65536)
+        config = tap.Options()
+        config.parseOptions([handler])
+        self.assertEqual(config["sockjs_options"].max_queue_size, 4 * 1024 * 1024)
+        self.assertUsageError([handler, "--max-queue-size=0"], "--max-queue-size '0'", "characters")
+        self.assertUsageError([handler, "--max-queue-size=1.5"], "max-queue-size")
         self.assertUsageError([handler, "--websocket-factory=tests.test_tap.Upper"], "will not do")
 
     def test_static_needs_a_prefix(self) -> None:

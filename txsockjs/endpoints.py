@@ -15,7 +15,7 @@ on, except these keywords, which configure the SockJS endpoint:
   - the fields of L{txsockjs.Options}, by name: C{heartbeat_delay},
     C{disconnect_delay}, C{response_limit}, C{websocket}, C{raw_websocket},
     C{jsessionid} (booleans as C{yes}/C{no}, C{true}/C{false}, C{1}/C{0}),
-    C{sockjs_url}, C{websocket_write_timeout}, C{encoding},
+    C{sockjs_url}, C{websocket_write_timeout}, C{encoding}, C{max_queue_size},
     C{origins} and C{disabled_transports} (comma-separated; write the
     colons of C{host:port} patterns as C{\\:});
   - C{shutdown_timeout}: seconds C{stopListening} waits for the clients to
@@ -94,6 +94,7 @@ _KEYWORDS = {
     "jsessionid": _bool,
     "sockjs_url": _text,
     "encoding": _text,
+    "max_queue_size": _number(int),
     "origins": _list,
     "disabled_transports": lambda name, value: frozenset(_list(name, value)),
 }

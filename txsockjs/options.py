@@ -10,7 +10,7 @@ import codecs
 from dataclasses import dataclass, field
 from typing import Any, Callable, FrozenSet, Optional, Sequence, Union
 
-__all__ = ["Options", "TRANSPORTS", "DEFAULT_SOCKJS_URL"]
+__all__ = ["Options", "TRANSPORTS", "DEFAULT_SOCKJS_URL", "DEFAULT_MAX_QUEUE_SIZE"]
 
 #: The sockjs-client release the iframe page loads unless told otherwise.
 DEFAULT_SOCKJS_URL = "https://cdn.jsdelivr.net/npm/sockjs-client@1.6.1/dist/sockjs.min.js"
@@ -29,6 +29,11 @@ TRANSPORTS: FrozenSet[str] = frozenset(
         "jsonp_send",
     }
 )
+
+#: Characters of outgoing messages one session may hold (4 MiB of ASCII):
+#: eight of /amplify's largest (512 KiB) replies, far above what a client
+#: that polls leaves waiting, and a bound on what one that never polls costs.
+DEFAULT_MAX_QUEUE_SIZE = 4 * 1024 * 1024
 
 JSessionIdSetter = Callable[[Any], None]
 
@@ -57,6 +62,11 @@ class Options:
         with 403.
     @ivar disabled_transports: transport names (see L{TRANSPORTS}) not served.
     @ivar encoding: the codec between SockJS text and a wrapped protocol's bytes.
+    @ivar max_queue_size: characters (bytes of ASCII) of messages one session
+        may hold for its client; past half of it the application's producer
+        is paused, past all of it the session closes with
+        C{c[1013,"Queue overflow"]} and its queue is freed. Incoming messages
+        held while the protocol paused the session share the same bound.
     """
 
     websocket: bool = True
@@ -72,6 +82,8 @@ class Options:
     check_origin: Optional[Callable[[Any], bool]] = None
     disabled_transports: FrozenSet[str] = field(default_factory=frozenset)
     encoding: str = "utf-8"
+    # -- session limits
+    max_queue_size: int = DEFAULT_MAX_QUEUE_SIZE
 
     def __post_init__(self) -> None:
         for name in ("websocket", "raw_websocket"):
@@ -116,6 +128,12 @@ class Options:
                 + ", ".join(sorted(unknown))
             )
         object.__setattr__(self, "disabled_transports", disabled)
+        if (
+            isinstance(self.max_queue_size, bool)
+            or not isinstance(self.max_queue_size, int)
+            or self.max_queue_size < 1
+        ):
+            raise ValueError("Options.max_queue_size must be a positive int (characters)")
         try:
             codecs.lookup(self.encoding)
         except (LookupError, TypeError):

@@ -118,6 +118,7 @@ class SockJSResource(Resource):
             disconnect_delay=options.disconnect_delay,
             encoding=options.encoding,
             on_forget=self._forget,
+            max_queue_size=options.max_queue_size,
         )
         info = json.dumps(
             {
@@ -189,6 +190,7 @@ class SockJSResource(Resource):
         for session in (*self.sessions, *self.websocket_sessions):
             session._cancel_timer()
             session._forget()
+        self.hub.run_pending()
 
     # -- routing -------------------------------------------------------------
 

@@ -228,6 +228,8 @@ _NUMBERS = {
     "websocket-write-timeout": (float, "a positive number of seconds"),
     "response-limit": (int, "a positive number of bytes"),
     "shutdown-timeout": (float, "a number of seconds, 0 or more"),
+    # -- session limits
+    "max-queue-size": (int, "a positive number of characters"),
 }
 
 
@@ -343,6 +345,14 @@ class Options(usage.Options):
             None,
             "Codec between SockJS text and the protocols' bytes [default: "
             "utf-8; latin-1 carries any byte as one character].",
+        ],
+        [
+            "max-queue-size",
+            None,
+            None,
+            "Characters of messages a session may hold for its client; past "
+            "half the application's producer is paused, past all the session "
+            "closes with 1013 [default: 4194304].",
         ],
         [
             "websocket-factory",
@@ -480,6 +490,7 @@ class Options(usage.Options):
             ("sockjs-url", "sockjs_url"),
             ("websocket-write-timeout", "websocket_write_timeout"),
             ("encoding", "encoding"),
+            ("max-queue-size", "max_queue_size"),
         ):
             if self[flag] is not None:
                 kwargs[field] = self[flag]
