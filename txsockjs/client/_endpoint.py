@@ -94,7 +94,9 @@ class SockJSClientEndpoint:
                 cookie = http.cookie_header(session_url)
                 if cookie:
                     headers["Cookie"] = cookie
-                return WebSocketTransport(session_url, self._reactor, self.tls_policy, headers, self.timeout)
+                return WebSocketTransport(
+                    session_url, self._reactor, self.tls_policy, headers, self.timeout, clock=self._clock
+                )
             kind = XHRStreamingTransport if name == "xhr-streaming" else XHRPollingTransport
             return kind(session_url, http, self._clock)
 

@@ -64,12 +64,17 @@ class WebSocketTransport:
         tls_policy: Optional[IPolicyForHTTPS] = None,
         headers: Optional[Dict[str, str]] = None,
         connect_timeout: float = 30,
+        clock: Any = None,
+        close_handshake_timeout: float = 1.0,
     ) -> None:
         self.url = websocket_url(session_url)
         self._reactor = reactor
         self._tls_policy = tls_policy
         self._headers = dict(headers or {})
         self._connect_timeout = connect_timeout
+        self._clock = clock if clock is not None else reactor
+        self._close_handshake_timeout = close_handshake_timeout
+        self._close_call: Any = None
         self._sink: Optional[IFrameSink] = None
         self._connecting: Optional[defer.Deferred] = None
         self._protocol: Optional[_Protocol] = None
@@ -85,6 +90,9 @@ class WebSocketTransport:
         port = parts.port or (443 if secure else 80)
         factory = WebSocketClientFactory(self.url, headers=self._headers or None, reactor=self._reactor)
         factory.protocol = type("_SessionProtocol", (_Protocol,), {"owner": self})
+        # The session times the opening; the close handshake is timed here.
+        # (Autobahn's own timers are batched and outlive a cancellation.)
+        factory.setProtocolOptions(openHandshakeTimeout=0, closeHandshakeTimeout=0)
         endpoint: Any = HostnameEndpoint(self._reactor, host, port, timeout=self._connect_timeout)
         if secure:
             policy = self._tls_policy or BrowserLikePolicyForHTTPS()
@@ -111,6 +119,9 @@ class WebSocketTransport:
 
     def _closed(self, protocol: _Protocol) -> None:
         self._protocol = None
+        if self._close_call is not None and self._close_call.active():
+            self._close_call.cancel()
+        self._close_call = None
         self._report(1006, BROKEN)
 
     def _report(self, code: int, reason: str) -> None:
@@ -134,6 +145,7 @@ class WebSocketTransport:
         if self._protocol is not None and self._open:
             ws_code = code if code == 1000 or 3000 <= code <= 4999 else 1000
             self._protocol.sendClose(ws_code, reason[:120] or None)
+            self._close_call = self._clock.callLater(self._close_handshake_timeout, self._stop)
         else:
             self._stop()
 
@@ -144,6 +156,7 @@ class WebSocketTransport:
         self._stop()
 
     def _stop(self) -> None:
+        self._close_call = None
         if self._connecting is not None:
             self._connecting.cancel()
         elif self._protocol is not None:
