@@ -10,14 +10,17 @@ from __future__ import annotations
 from typing import Any, List, Optional, Tuple
 
 from twisted.internet import defer
-from twisted.internet.endpoints import clientFromString
 from twisted.internet.defer import TimeoutError
+from twisted.internet.endpoints import clientFromString
 from twisted.internet.error import ConnectionDone, ConnectionLost
-from twisted.internet.interfaces import IStreamClientEndpoint, ITransport
-from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.interfaces import (
+    IStreamClientEndpoint,
+    IStreamClientEndpointStringParserWithReactor,
+    ITransport,
+)
+from twisted.internet.protocol import Protocol
 from twisted.internet.task import Clock
 from twisted.plugin import getPlugins
-from twisted.internet.interfaces import IStreamClientEndpointStringParserWithReactor
 from twisted.python.failure import Failure
 from twisted.trial import unittest
 from twisted.web.client import ResponseDone

@@ -207,3 +207,44 @@ class TLSTests(unittest.TestCase):
         endpoint = SockJSClientEndpoint(reactor, self.url, ["websocket"], timeout=10)
         failure = yield self.assertFailure(endpoint.connect(Factory.forProtocol(Recorder)), SockJSConnectError)
         self.assertEqual(failure.attempts[0][0], "info")
+
+
+class StickyCookieTests(unittest.TestCase):
+    """
+    A balancer's sticky cookie, set on the first session response, comes
+    back on every later request of the session (cookie_needed servers).
+    """
+
+    timeout = 60
+
+    @defer.inlineCallbacks
+    def check(self, transport: str):
+        from twisted.protocols.wire import Echo
+
+        seen: list = []
+
+        def sticky(request: Any) -> None:
+            seen.append((request.path.rsplit(b"/", 1)[-1], request.getCookie(b"JSESSIONID")))
+            request.cookies.append(b"JSESSIONID=sticky-1; path=/")
+
+        sockjs = SockJSResource(Factory.forProtocol(Echo), Options(jsessionid=sticky), reactor)
+        root = Resource()
+        root.putChild(b"echo", sockjs)
+        port = serve(self, root, sockjs)
+        url = f"http://127.0.0.1:{port.getHost().port}/echo"
+        client = yield SockJSClientEndpoint(reactor, url, [transport], timeout=10).connect(Factory.forProtocol(Recorder))
+        self.assertTrue(client.transport.info.cookie_needed)
+        for text in (b"one", b"two"):
+            client.transport.write(text)
+            self.assertEqual((yield client.next()), text)
+        client.transport.loseConnection()
+        yield client.lost
+        self.assertEqual(seen[0][1], None)
+        self.assertIn(b"xhr_send", [path for path, _ in seen])
+        self.assertEqual({cookie for _, cookie in seen[1:]}, {b"sticky-1"})
+
+    def test_xhr_streaming(self):
+        return self.check("xhr-streaming")
+
+    def test_xhr_polling(self):
+        return self.check("xhr-polling")

@@ -15,7 +15,7 @@ from twisted.logger import Logger
 
 from ._errors import SockJSClose, SockJSConnectError, is_clean_code
 from ._interfaces import IClientTransport
-from ._session import ClientSession, ServerInfo
+from ._session import ClientSession
 
 __all__ = ["TRANSPORTS", "open_session", "new_session_path", "check_transports"]
 
