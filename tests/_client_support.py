@@ -158,6 +158,8 @@ class LiveClientTests:
         reason = yield client.lost
         self.assertIsInstance(reason, SockJSCloseDone)  # type: ignore[attr-defined]
         self.assertEqual((reason.code, reason.reason), (1000, "Normal closure"))
+        yield session.closed
+        self.assertEqual(client.factory.numPorts, 0)  # stopped, as TCP endpoints do
         self.assertEqual(session.state, SessionState.CLOSED)
 
     @defer.inlineCallbacks

@@ -654,3 +654,32 @@ class EndpointTests(unittest.SynchronousTestCase):
         self.assertEqual((endpoint.timeout, endpoint.heartbeat_timeout), (2.5, 60.0))
         self.assertRaises(ValueError, clientFromString, Clock(), "sockjs:http://h/x:colour=red")
         self.assertRaises(ValueError, clientFromString, Clock(), "sockjs:http://h/x:timeout=soon")
+
+
+class FactoryLifeTests(unittest.SynchronousTestCase):
+    def test_failed_connect_stops_factory(self) -> None:
+        """
+        As with TCP endpoints, the factory is started for the connection
+        attempt and stopped when it fails.
+        """
+        from twisted.internet.protocol import Factory
+
+        class Counting(Factory):
+            protocol = Recorder
+            starts = stops = 0
+
+            def startFactory(self) -> None:
+                self.starts += 1
+
+            def stopFactory(self) -> None:
+                self.stops += 1
+
+        # a reactor with no network: /info never answers and times out
+        clock = Clock()
+        endpoint = SockJSClientEndpoint(clock, "http://127.0.0.1:1/echo", timeout=1)
+        factory = Counting()
+        d = endpoint.connect(factory)
+        self.assertEqual((factory.starts, factory.stops), (1, 0))
+        clock.advance(1)
+        self.failureResultOf(d, SockJSConnectError)
+        self.assertEqual((factory.starts, factory.stops), (1, 1))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import queue
+import signal
 import socket
 import subprocess
 import sys
@@ -197,6 +198,19 @@ class TxSockJSCLITests(CLITests, unittest.SynchronousTestCase):
         )
         self.assertEqual(result.returncode, 1)
         self.assertIn(b"websocket", result.stderr)
+
+    def test_interrupt(self) -> None:
+        """
+        Ctrl-C closes the session properly: close line, exit status 0.
+        """
+        client = Client(shared_server(self.server) + "/echo", "--transport", "xhr-streaming")
+        self.addCleanup(client.stop)
+        self.assertEqual(client.line(), "open xhr-streaming")
+        client.type("ping")
+        self.assertEqual(client.line(), "ping")
+        client.process.send_signal(signal.SIGINT)
+        self.assertEqual(client.line(), "close 1000 Normal closure")
+        self.assertEqual(client.wait(), 0)
 
     def test_usage(self) -> None:
         result = subprocess.run(

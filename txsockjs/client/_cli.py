@@ -11,6 +11,7 @@ was lost.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from typing import Any, List, Optional
 
@@ -155,6 +156,14 @@ async def _run(reactor: Any, args: argparse.Namespace) -> None:
     printer.terminal = terminal
     for message in printer.buffer:
         terminal.show(message)
+    # Ctrl-C closes the session properly (a second one stops at once)
+    previous = signal.getsignal(signal.SIGINT)
+
+    def interrupted(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGINT, previous)
+        reactor.callFromThread(session.close, 1000, "Normal closure")
+
+    signal.signal(signal.SIGINT, interrupted)
     ending = await session.closed
     terminal.show(f"close {ending.code} {ending.reason}")
     io.loseConnection()

@@ -118,7 +118,11 @@ class SockJSClientEndpoint:
         Open a session and connect a protocol from C{protocolFactory} to it.
         """
 
+        # as TCP endpoints do: the factory is started for the connection's life
+        protocolFactory.doStart()
+
         def opened(session: ClientSession) -> Any:
+            session.closed.addBoth(lambda _: protocolFactory.doStop())
             protocol = protocolFactory.buildProtocol(session.getPeer())
             if protocol is None:
                 session.abort()
@@ -126,7 +130,11 @@ class SockJSClientEndpoint:
             session.attach(protocol)
             return protocol
 
-        return self.open_session().addCallback(opened)
+        def failed(failure: Any) -> Any:
+            protocolFactory.doStop()
+            return failure
+
+        return self.open_session().addCallbacks(opened, failed)
 
 
 _FLOATS = ("timeout", "heartbeat_timeout")
