@@ -7,6 +7,7 @@ examples/test_server.py and sockjs-node 0.3.24, as subprocesses on free
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import sys
@@ -75,6 +76,10 @@ def stop_shared_servers() -> None:
     while _running:
         _, server = _running.popitem()
         server.stop()
+
+
+# runners that do not call tearDownModule (trial) stop them at exit
+atexit.register(stop_shared_servers)
 
 
 class Recorder(Protocol):
