@@ -54,6 +54,18 @@ INVALID = [
     ("disabled_transports", ["xhr", "smoke_signals"]),
     ("encoding", "no-such-codec"),
     ("encoding", 8),
+    # -- HTTP limits
+    ("max_body_size", 0),
+    ("max_body_size", 1.5),
+    ("max_body_size", True),
+    ("header_timeout", 0),
+    ("header_timeout", "20"),
+    ("idle_timeout", -1),
+    ("idle_timeout", float("nan")),
+    ("max_connections", 0),
+    ("max_connections", "100"),
+    ("max_sessions", -5),
+    ("max_sessions", False),
 ]
 
 
