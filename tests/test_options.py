@@ -60,6 +60,18 @@ INVALID = [
     ("max_queue_size", 1.5),
     ("max_queue_size", "4096"),
     ("max_queue_size", True),
+    # -- HTTP limits
+    ("max_body_size", 0),
+    ("max_body_size", 1.5),
+    ("max_body_size", True),
+    ("header_timeout", 0),
+    ("header_timeout", "20"),
+    ("idle_timeout", -1),
+    ("idle_timeout", float("nan")),
+    ("max_connections", 0),
+    ("max_connections", "100"),
+    ("max_sessions", -5),
+    ("max_sessions", False),
 ]
 
 

@@ -884,3 +884,49 @@ class TwistdTests(HTTPClientMixin, unittest.TestCase):
             self.assertEqual(reason.exitCode, 0, output)
         self.assertIn(b"Server Shut Down.", output)
         self.assertNotIn(b"Traceback", output)
+
+
+class HTTPLimitFlagTests(unittest.SynchronousTestCase):
+    def test_flags_reach_options_and_site(self) -> None:
+        """
+        The HTTP limit flags set the L{txsockjs.Options} fields (0 turns a
+        limit off), and the service listens with a L{txsockjs.SockJSSite}
+        holding them.
+        """
+        config = parse(
+            [
+                "--handler=tests.test_tap.echo_factory",
+                "--max-body-size=4096",
+                "--header-timeout=2.5",
+                "--idle-timeout=0",
+                "--max-connections=300",
+                "--max-sessions=0",
+            ]
+        )
+        options = config["sockjs_options"]
+        self.assertEqual(
+            (
+                options.max_body_size,
+                options.header_timeout,
+                options.idle_timeout,
+                options.max_connections,
+                options.max_sessions,
+            ),
+            (4096, 2.5, None, 300, None),
+        )
+        svc = tap.build_service(config)
+        self.assertIsInstance(svc.site, txsockjs.SockJSSite)
+        self.assertEqual(
+            (svc.site.max_body_size, svc.site.header_timeout, svc.site.timeOut, svc.site.max_connections),
+            (4096, 2.5, None, 300),
+        )
+
+    def test_defaults(self) -> None:
+        options = parse(["--handler=tests.test_tap.echo_factory"])["sockjs_options"]
+        self.assertEqual(options.max_body_size, 2 * 1024 * 1024)
+        self.assertEqual(options.max_connections, txsockjs.options.default_max_connections())
+
+    def test_bad_values(self) -> None:
+        for flag in ("--max-body-size=-1", "--header-timeout=soon", "--max-connections=1.5"):
+            with self.assertRaises(usage.UsageError, msg=flag):
+                parse(["--handler=tests.test_tap.echo_factory", flag])
