@@ -45,12 +45,16 @@ def default_retry_policy() -> Callable[[int], float]:
     jitter so that many processes do not knock on Redis at the same instant.
     """
     return backoffPolicy(
-        initialDelay=0.1, factor=2.0, maxDelay=5.0, jitter=lambda: random.uniform(0, 0.05)
+        initialDelay=0.05, factor=2.0, maxDelay=5.0, jitter=lambda: random.uniform(0, 0.05)
     )
 
 
 class _Subscriber(txredisapi.SubscriberProtocol):
     bus: "RedisBus"
+
+    def itself(self) -> "_Subscriber":
+        # ClientService hands out a proxy: this is the protocol behind it
+        return self
 
     def messageReceived(self, pattern: Any, channel: Any, message: Any) -> None:
         self.bus._received(channel, message)
@@ -62,6 +66,9 @@ class _Subscriber(txredisapi.SubscriberProtocol):
 
 class _Publisher(txredisapi.RedisProtocol):
     bus: "RedisBus"
+
+    def itself(self) -> "_Publisher":
+        return self
 
     def connectionLost(self, why: Any) -> None:
         txredisapi.RedisProtocol.connectionLost(self, why)
@@ -77,10 +84,13 @@ class _Factory(Factory):
     noisy = False
     isLazy = True
 
-    def __init__(self, bus: "RedisBus", protocol: type, password: Optional[str]) -> None:
+    def __init__(
+        self, bus: "RedisBus", protocol: type, password: Optional[str], clock: IReactorTime
+    ) -> None:
         self.bus = bus
         self.protocol = protocol
         self.password = password
+        self.clock = clock
 
     def buildProtocol(self, addr: Any) -> Any:
         p = self.protocol(
@@ -88,6 +98,9 @@ class _Factory(Factory):
         )
         p.factory = self
         p.bus = self.bus
+        # txredisapi parks the rest of a packet after each bulk reply and
+        # resumes on the next turn of the global reactor: use our clock
+        p.callLater = self.clock.callLater
         return p
 
     # read by txredisapi when AUTH or SELECT fails
@@ -137,14 +150,14 @@ class RedisBus(service.MultiService):
         policy = retry_policy or default_retry_policy()
         ClientService(
             endpoint,
-            _Factory(self, _Subscriber, password),
+            _Factory(self, _Subscriber, password, clock),
             retryPolicy=policy,
             clock=clock,
             prepareConnection=self._prepare_subscriber,
         ).setServiceParent(self)
         ClientService(
             endpoint,
-            _Factory(self, _Publisher, password),
+            _Factory(self, _Publisher, password, clock),
             retryPolicy=policy,
             clock=clock,
             prepareConnection=self._prepare_publisher,
@@ -298,7 +311,7 @@ class RedisBus(service.MultiService):
             )
             done.update(missing)
         channels = done
-        self._subscriber = protocol
+        self._subscriber = protocol.itself()
         self.connects += 1
         if self.connects > 1:
             _log.info(
@@ -309,7 +322,7 @@ class RedisBus(service.MultiService):
     @defer.inlineCallbacks
     def _prepare_publisher(self, protocol: _Publisher) -> Any:
         yield protocol.whenConnected()
-        self._publisher = protocol
+        self._publisher = protocol.itself()
         self._check_ready()
 
     def _check_ready(self) -> None:

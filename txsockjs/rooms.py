@@ -64,13 +64,16 @@ class Rooms:
         self._joined.setdefault(session, set()).add(room)
         if state.subscription is not None:
             return defer.succeed(None)
-        if state.subscribing is None:
-            state.subscribing = self.bus.subscribe(
+        pending = state.subscribing
+        if pending is None:
+            pending = state.subscribing = self.bus.subscribe(
                 self._namespace + room, lambda message: self._deliver(room, message)
             )
-            state.subscribing.addCallback(self._subscribed, room, state)
+            pending.addCallback(self._subscribed, room, state)
+            if state.subscription is not None:
+                return defer.succeed(None)  # it subscribed at once
         waiter: defer.Deferred = defer.Deferred()
-        state.subscribing.addBoth(lambda r: (waiter.callback(None), r)[1])
+        pending.addBoth(lambda r: (waiter.callback(None), r)[1])
         return waiter
 
     def _subscribed(self, subscription: ISubscription, room: str, state: _Room) -> ISubscription:
