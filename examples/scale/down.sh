@@ -3,7 +3,7 @@
 # SIGTERM (the backends drain: see --drain-timeout), then SIGKILL whatever is
 # still there after 15 s.
 set -uo pipefail
-RUN="$(cd "$(dirname "$0")" && pwd)/run"
+RUN="${SCALE_RUN:-$(cd "$(dirname "$0")" && pwd)/run}"
 [ -s "$RUN/all.pid" ] || { echo "down.sh: nothing recorded in $RUN/all.pid"; exit 0; }
 PIDS=$(cat "$RUN/all.pid")
 for pid in $PIDS; do kill -TERM "$pid" 2>/dev/null || true; done

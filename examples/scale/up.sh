@@ -9,12 +9,13 @@
 #   bash examples/scale/up.sh PORT N            HAProxy in front
 #   bash examples/scale/up.sh nginx PORT N      nginx in front
 #   bash examples/scale/up.sh haproxy PORT N
-# Env: DRAIN_TIMEOUT (seconds, default 2), HEARTBEAT (default 25).
+# Env: DRAIN_TIMEOUT (seconds, default 2), HEARTBEAT (default 25), SCALE_RUN
+# (the run folder, default examples/scale/run), PYTHON (default python3).
 # Stop with examples/scale/down.sh.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
-RUN="$HERE/run"
+RUN="${SCALE_RUN:-$HERE/run}"  # SCALE_RUN: another folder (the tests use one each)
 
 BALANCER=haproxy
 case "${1:-}" in haproxy|nginx) BALANCER="$1"; shift ;; esac
@@ -59,7 +60,7 @@ read -r -a PORTS <<< "$(free_ports $((N + 1)))"
 REDIS_PORT="${PORTS[0]}"
 
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
-    --daemonize no --logfile "$RUN/redis.log" &
+    --daemonize no --logfile "$RUN/redis.log" < /dev/null > "$RUN/redis.out" 2>&1 &
 echo $! >> "$RUN/all.pid"
 echo "redis $REDIS_PORT" >> "$RUN/ports"
 
@@ -74,7 +75,7 @@ for i in $(seq 1 "$N"); do
         --mount /echo=app.Echo --mount /broadcast=app.broadcast \
         --broker "redis://127.0.0.1:$REDIS_PORT/0" \
         --health /health --drain-timeout "$DRAIN_TIMEOUT" \
-        --heartbeat-delay "$HEARTBEAT" &
+        --heartbeat-delay "$HEARTBEAT" < /dev/null > "$RUN/b$i.out" 2>&1 &
     echo $! >> "$RUN/backends.pid"
     echo $! >> "$RUN/all.pid"
     echo "b$i $port" >> "$RUN/ports"
@@ -87,10 +88,10 @@ done
 
 if [ "$BALANCER" = haproxy ]; then
     sed -e "s|@PORT@|$PORT|g" -e "s|@SERVERS@|$SERVERS|" "$HERE/haproxy.cfg" > "$RUN/haproxy.cfg"
-    haproxy -db -f "$RUN/haproxy.cfg" > "$RUN/haproxy.log" 2>&1 &
+    haproxy -db -f "$RUN/haproxy.cfg" < /dev/null > "$RUN/haproxy.log" 2>&1 &
 else
     sed -e "s|@PORT@|$PORT|g" -e "s|@RUN@|$RUN|g" -e "s|@SERVERS@|$SERVERS|" "$HERE/nginx.conf" > "$RUN/nginx.conf"
-    nginx -p "$RUN" -c "$RUN/nginx.conf" > "$RUN/nginx.log" 2>&1 &
+    nginx -p "$RUN" -c "$RUN/nginx.conf" < /dev/null > "$RUN/nginx.log" 2>&1 &
 fi
 echo $! >> "$RUN/all.pid"
 echo "$BALANCER $PORT" >> "$RUN/ports"
