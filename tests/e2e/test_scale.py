@@ -178,6 +178,7 @@ def test_drain_loses_nothing(haproxy: Cluster, driver: Driver) -> None:
         assert len(gens) == 2 and gens[1]["opened"] is not None, (spec["id"], gens)
         later = [int(m) for m in messages(gens[1])]
         assert later and contiguous(later) and later[-1] == count - 1, (spec["id"], later)
+    print(f"\ndrain: {len(drained)} sessions drained, {lost} messages lost")
     assert lost == 0
     # nobody is left on the stopped backend's port
     assert not pid_alive(haproxy.backend_pids[victim])
@@ -203,7 +204,8 @@ def test_kill_9_new_sessions_go_to_survivors(haproxy: Cluster, driver: Driver) -
     )
     counts = [sum(haproxy.health(i)[1].values()) for i in (0, 2)]
     assert sum(counts) == len(specs) and all(counts), counts
-    assert elapsed < 10
+    print(f"\n{len(specs)} new sessions opened {elapsed:.2f} s after kill -9")
+    assert elapsed < 5
 
 
 def test_redis_restart(haproxy: Cluster, driver: Driver) -> None:
@@ -243,8 +245,10 @@ def test_redis_restart(haproxy: Cluster, driver: Driver) -> None:
     for spec in specs:
         got = messages(driver.dump()[spec["id"]][0])
         assert got.count("final") == 1, (spec, got)
-    logs = haproxy.logs()
+    texts = []
     for i in range(3):
         with open(os.path.join(haproxy.run_dir, f"b{i + 1}.log")) as f:
-            text = f.read()
-        assert "reconnected" in text and "reached this process only" in text or "reconnected" in text, text[-2000:]
+            texts.append(f.read())
+    assert all("Redis bus: reconnected, 1 channels subscribed again" in t for t in texts), texts
+    # the message sent during the outage was counted as lost where it was sent
+    assert sum("reached this process only" in t for t in texts) == 1
