@@ -12,6 +12,8 @@
  *   {"cmd": "stream", "id": "c1", "prefix": "n:", "count": 200, "interval": 20}
  *                                                         -> {"event": "streamed", ...}
  *   {"cmd": "dump"}                                       -> {"event": "dump", "conns": {...}}
+ *   {"cmd": "stats", "prefix": "b:"}   messages "b:SEQ:SENT_MS" -> latency percentiles
+ *   {"cmd": "clear"}                   forget the messages received so far
  *   {"cmd": "quit"}
  *
  * "htmlfile" and "jsonp" are not offered by sockjs-client outside a browser:
@@ -150,8 +152,9 @@ function stream(cmd) {
       emit({event: 'streamed', id: cmd.id, sent: sent});
       return;
     }
-    sent.push(now());
-    state.sock.send(cmd.prefix + k);
+    var at = now();
+    sent.push(at);
+    state.sock.send(cmd.stamp ? cmd.prefix + k + ':' + at : cmd.prefix + k);
     k += 1;
     setTimeout(next, cmd.interval);
   })();
@@ -170,6 +173,31 @@ rl.on('line', function (line) {
     var out = {};
     Object.keys(conns).forEach(function (id) { out[id] = conns[id].gens; });
     emit({event: 'dump', conns: out, t: now()});
+  } else if (cmd.cmd === 'stats') {
+    var lat = [];
+    var last = 0;
+    var count = 0;
+    Object.keys(conns).forEach(function (id) {
+      conns[id].gens.forEach(function (gen) {
+        gen.messages.forEach(function (pair) {
+          if (pair[1].indexOf(cmd.prefix) !== 0) return;
+          var sentAt = Number(pair[1].split(':')[2]);
+          lat.push(pair[0] - sentAt);
+          last = Math.max(last, pair[0]);
+          count += 1;
+        });
+      });
+    });
+    lat.sort(function (a, b) { return a - b; });
+    function pct(p) { return lat.length ? lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] : null; }
+    emit({event: 'stats', count: count, p50: pct(0.5), p99: pct(0.99), max: pct(1), last: last, t: now()});
+  } else if (cmd.cmd === 'clear') {
+    Object.keys(conns).forEach(function (id) {
+      conns[id].gens.forEach(function (gen) { gen.messages = []; });
+    });
+    emit({event: 'cleared'});
+  } else if (cmd.cmd === 'now') {
+    emit({event: 'now', t: now()});
   } else if (cmd.cmd === 'quit') {
     Object.keys(conns).forEach(function (id) { try { conns[id].sock.close(); } catch (e) {} });
     process.exit(0);
