@@ -38,6 +38,15 @@ sys.path.insert(0, REPO)
 from tests.e2e.scale_support import Cluster, Driver, missing_tools, wait_until  # noqa: E402
 
 
+def cpu_seconds(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(") ", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def broadcast_phase(backends: int, sessions: int, messages: int, latency_messages: int) -> Dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="txsockjs-scale-") as tmp:
         cluster = Cluster(os.path.join(tmp, "run"), backends=backends, balancer="haproxy",
@@ -71,6 +80,11 @@ def broadcast_phase(backends: int, sessions: int, messages: int, latency_message
 
             driver.send(cmd="clear")
             driver.wait(lambda e: e["event"] == "cleared")
+            pids = {f"b{i + 1}": pid for i, pid in enumerate(cluster.backend_pids)}
+            pids.update(redis=cluster.redis_pid, haproxy=cluster.all_pids[-1],
+                        node_client=driver.process.pid)
+            cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+            wall_before = time.monotonic()
             driver.send(cmd="now")
             t_start = driver.wait(lambda e: e["event"] == "now")["t"]
             driver.send(cmd="stream", id="sender", prefix="t:", count=messages, interval=0,
@@ -79,6 +93,11 @@ def broadcast_phase(backends: int, sessions: int, messages: int, latency_message
             wait_until(lambda: stats("t:")["count"] >= messages * receivers, 120,
                        "throughput messages", step=0.2)
             final = stats("t:")
+            wall = time.monotonic() - wall_before
+            cpu_share = {
+                name: round((cpu_seconds(pid) - cpu_before[name]) / wall * 100)
+                for name, pid in pids.items()
+            }
             seconds = (final["last"] - t_start) / 1000.0
             return {
                 "backends": backends,
@@ -90,6 +109,7 @@ def broadcast_phase(backends: int, sessions: int, messages: int, latency_message
                 "seconds": round(seconds, 3),
                 "deliveries_per_s": round(final["count"] / seconds),
                 "throughput_latency_ms": {"p50": final["p50"], "p99": final["p99"]},
+                "cpu_percent_during_throughput": cpu_share,
             }
         finally:
             driver.stop()
@@ -176,6 +196,9 @@ def main() -> None:
             f"{r['deliveries_per_s']:,} | {r['latency_ms']['p50']} / {r['latency_ms']['p99']} ms | "
             f"{r['throughput_latency_ms']['p50']} / {r['throughput_latency_ms']['p99']} ms |"
         )
+    print("\nCPU % of one core during the burst (till the last arrival was seen):")
+    for r in results["broadcast"]:
+        print(f"  {r['backends']} backend(s): {r['cpu_percent_during_throughput']}")
     hop = results["redis_hop"]
     if "redis" in hop:
         print(
