@@ -110,6 +110,7 @@ def broadcast_phase(backends: int, sessions: int, messages: int, latency_message
                 "deliveries_per_s": round(final["count"] / seconds),
                 "throughput_latency_ms": {"p50": final["p50"], "p99": final["p99"]},
                 "cpu_percent_during_throughput": cpu_share,
+                "load_average_1min": round(os.getloadavg()[0], 2),
             }
         finally:
             driver.stop()
@@ -198,7 +199,8 @@ def main() -> None:
         )
     print("\nCPU % of one core during the burst (till the last arrival was seen):")
     for r in results["broadcast"]:
-        print(f"  {r['backends']} backend(s): {r['cpu_percent_during_throughput']}")
+        print(f"  {r['backends']} backend(s): {r['cpu_percent_during_throughput']}, "
+              f"load average {r['load_average_1min']} on {os.cpu_count()} CPUs")
     hop = results["redis_hop"]
     if "redis" in hop:
         print(

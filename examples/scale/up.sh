@@ -10,7 +10,9 @@
 #   bash examples/scale/up.sh nginx PORT N      nginx in front
 #   bash examples/scale/up.sh haproxy PORT N
 # Env: DRAIN_TIMEOUT (seconds, default 2), HEARTBEAT (default 25), SCALE_RUN
-# (the run folder, default examples/scale/run), PYTHON (default python3).
+# (the run folder, default examples/scale/run), PYTHON (default python3),
+# STATIC (a folder of pages the backends serve at /), SOCKJS_URL (the script
+# the iframe page loads; e.g. /sockjs.min.js from STATIC).
 # Stop with examples/scale/down.sh.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -66,6 +68,9 @@ echo "redis $REDIS_PORT" >> "$RUN/ports"
 
 # twistd in the foreground (-n), run by $PYTHON: $! is the server itself
 TWISTD='import sys; from twisted.scripts.twistd import run; sys.argv[0] = "twistd"; run()'
+EXTRA=()
+[ -n "${STATIC:-}" ] && EXTRA+=(--static "$STATIC")
+[ -n "${SOCKJS_URL:-}" ] && EXTRA+=(--sockjs-url "$SOCKJS_URL")
 SERVERS=""
 for i in $(seq 1 "$N"); do
     port="${PORTS[$i]}"
@@ -75,7 +80,7 @@ for i in $(seq 1 "$N"); do
         --mount /echo=app.Echo --mount /broadcast=app.broadcast \
         --broker "redis://127.0.0.1:$REDIS_PORT/0" \
         --health /health --drain-timeout "$DRAIN_TIMEOUT" \
-        --heartbeat-delay "$HEARTBEAT" < /dev/null > "$RUN/b$i.out" 2>&1 &
+        --heartbeat-delay "$HEARTBEAT" ${EXTRA[@]+"${EXTRA[@]}"} < /dev/null > "$RUN/b$i.out" 2>&1 &
     echo $! >> "$RUN/backends.pid"
     echo $! >> "$RUN/all.pid"
     echo "b$i $port" >> "$RUN/ports"

@@ -35,6 +35,22 @@ def missing_tools() -> List[str]:
     return gone
 
 
+def harness_folder(path: str) -> str:
+    """
+    A folder with harness.html and the scripts it loads, for --static.
+    """
+    os.makedirs(path, exist_ok=True)
+    for source in (
+        os.path.join(HERE, "pages", "harness.html"),
+        os.path.join(HERE, "harness.js"),
+        os.path.join(HERE, "node_modules", "sockjs-client", "dist", "sockjs.min.js"),
+        os.path.join(HERE, "node_modules", "websocket-multiplex", "multiplex_client.js"),
+    ):
+        if os.path.exists(source):
+            shutil.copy(source, path)
+    return path
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -80,11 +96,15 @@ class Cluster:
     """
 
     def __init__(self, run_dir: str, backends: int = 3, balancer: str = "haproxy",
-                 drain_timeout: float = 2.0, heartbeat: float = 25.0) -> None:
+                 drain_timeout: float = 2.0, heartbeat: float = 25.0,
+                 static: Optional[str] = None) -> None:
         self.run_dir = run_dir
         self.port = free_port()
         self.env = dict(os.environ, SCALE_RUN=run_dir, DRAIN_TIMEOUT=str(drain_timeout),
                         HEARTBEAT=str(heartbeat))
+        if static:
+            # the harness page and the scripts it loads, beside the endpoints
+            self.env.update(STATIC=static, SOCKJS_URL="/sockjs.min.js")
         started = subprocess.run(
             ["bash", os.path.join(SCALE, "up.sh"), balancer, str(self.port), str(backends)],
             env=self.env, capture_output=True, text=True, timeout=60,

@@ -21,11 +21,12 @@ from .scale_support import (
     RAW_TRANSPORTS,
     Cluster,
     Driver,
+    harness_folder,
     missing_tools,
     pid_alive,
     wait_until,
 )
-from .support import missing
+from .support import BROWSER_TRANSPORTS, HarnessPage, Origins, missing
 
 pytestmark = [pytest.mark.e2e, pytest.mark.scale]
 
@@ -121,6 +122,36 @@ def test_haproxy_spread_and_broadcast_every_transport(haproxy: Cluster, driver: 
 
 def test_nginx_spread_and_broadcast_every_transport(nginx: Cluster, driver: Driver) -> None:
     spread_and_broadcast(nginx, driver, per_transport=5)
+
+
+def test_chromium_every_transport_through_haproxy(tmp_path: Any, chromium: Any) -> None:
+    """
+    sockjs-client in Chromium, the page served by the backends themselves
+    (same origin, through HAProxy; the iframe page loads /sockjs.min.js from
+    there too): every transport it offers, three per page (a page keeps at
+    most six connections to one host), broadcasting through the Redis bus.
+    """
+    static = harness_folder(str(tmp_path / "static"))
+    cluster = start(tmp_path, backends=3, balancer="haproxy", static=static)
+    try:
+        origins = Origins(endpoints=cluster.url, page=cluster.url, kind="same")
+        seen_on = set()
+        for i in range(0, len(BROWSER_TRANSPORTS), 3):
+            group = BROWSER_TRANSPORTS[i : i + 3]
+            page = HarnessPage(chromium, origins)
+            try:
+                result = page.run("broadcast", "/broadcast", transportsEach=[[t] for t in group])
+                # HTTP sessions stay open on the server a few seconds after
+                # the client closed: where they were shows the spread
+                seen_on |= {b for b in range(3) if sum(cluster.health(b)[1].values())}
+            finally:
+                page.close()
+            assert result["transports"] == group, (result, page.console[-10:])
+            expected = sorted(f"from {k}" for k in range(len(group)))
+            assert result["received"] == [expected] * len(group), result
+        assert len(seen_on) >= 2, seen_on
+    finally:
+        cluster.stop()
 
 
 def contiguous(values: List[int]) -> bool:
