@@ -85,7 +85,11 @@ def spread_and_broadcast(cluster: Cluster, driver: Driver, per_transport: int) -
         for k in range(per_transport)
         for t in ALL_TRANSPORTS
     ]
-    opened = driver.open_many(specs)
+    # one transport after the other, one session after the other: a
+    # round-robin balancer then spreads each transport's sessions
+    opened = {}
+    for spec in sorted(specs, key=lambda s: ALL_TRANSPORTS.index(s["transport"])):
+        opened.update(driver.open_many([spec]))
     assert opened == {s["id"]: s["transport"] for s in specs}
 
     # every backend holds sessions, and each transport is on several of them
@@ -121,7 +125,9 @@ def test_haproxy_spread_and_broadcast_every_transport(haproxy: Cluster, driver: 
 
 
 def test_nginx_spread_and_broadcast_every_transport(nginx: Cluster, driver: Driver) -> None:
-    spread_and_broadcast(nginx, driver, per_transport=5)
+    # nginx hashes the session id: with 10 sessions a transport, all of them
+    # on one of 3 backends has a chance of 3 / 3**10
+    spread_and_broadcast(nginx, driver, per_transport=10)
 
 
 def test_chromium_every_transport_through_haproxy(tmp_path: Any, chromium: Any) -> None:
