@@ -5,16 +5,13 @@ HTTP requests (treq's StubTreq) to a real L{SockJSResource}.
 
 from __future__ import annotations
 
-from typing import Any, List
-
 from treq.testing import StubTreq
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.resource import Resource
 
-from txsockjs import Options, SockJSResource
-from txsockjs import tap
+from txsockjs import Options, SockJSResource, tap
 from txsockjs.health import Drain, DrainState, Health
 from txsockjs.session import SessionState
 

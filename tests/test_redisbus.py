@@ -19,7 +19,7 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
-from txsockjs._redisbus import RedisBus, _Publisher, _Subscriber
+from txsockjs._redisbus import RedisBus, _Subscriber
 from txsockjs.bus import IMessageBus
 
 
