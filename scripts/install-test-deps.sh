@@ -2,7 +2,9 @@
 # Install what the end-to-end tests (tests/e2e) need, idempotently:
 #   - Debian's chromium (never a browser downloaded by a test tool),
 #   - sockjs-client 1.6.1 (and websocket-multiplex) from npm into tests/e2e/node_modules,
-#   - the python driver, playwright, which launches /usr/bin/chromium.
+#   - the python driver, playwright, which launches /usr/bin/chromium,
+#   - redis-server, haproxy, nginx and curl (Debian) for the multi-process tests
+#     (tests/e2e/test_scale.py, tests/test_scale_redis.py, examples/scale/up.sh).
 # Run by scripts/test.sh before the suite; safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +17,18 @@ if [ ! -x /usr/bin/chromium ]; then
     echo "install-test-deps: installing Debian's chromium"
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
+fi
+
+missing_scale=""
+for tool in redis-server:redis-server redis-cli:redis-tools haproxy:haproxy nginx:nginx curl:curl; do
+    if ! command -v "${tool%%:*}" >/dev/null && [ ! -x "/usr/sbin/${tool%%:*}" ]; then
+        missing_scale="$missing_scale ${tool#*:}"
+    fi
+done
+if [ -n "$missing_scale" ]; then
+    echo "install-test-deps: installing$missing_scale"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing_scale >/dev/null
 fi
 
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then

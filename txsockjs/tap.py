@@ -17,7 +17,12 @@ A handler is named by a dotted name, which may be:
 Stopping the service (SIGTERM, C{twistd} shutdown) closes every open session
 with C{c[1001,"Server shutting down"]} and waits, at most
 C{--shutdown-timeout} seconds, for the clients to get that frame before the
-ports stop listening.
+ports stop listening. With C{--health=PATH}, stopping first drains: PATH
+answers 404 at once and new sessions are served for C{--drain-timeout}
+seconds more, so that the load balancer stops sending sessions here first.
+
+C{--broker=redis://HOST:PORT/DB} shares one message bus between processes; a
+handler that is a callable taking a C{bus} argument is called with it.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ from twisted.web import pages, server, static
 from zope.interface import implementer
 
 from ._site import SockJSSite
+from .bus import bind_bus, bus_from_url, parse_broker
 from .resource import Folder
 from .options import TRANSPORTS
 from .options import Options as SockJSOptions
@@ -184,13 +190,16 @@ def _describe(obj: Any) -> str:
     return f"{type(obj).__name__} {text}"
 
 
-def load_handler(dotted: str) -> IProtocolFactory:
+def load_handler(dotted: str, bus: Any = None) -> IProtocolFactory:
     """
-    The protocol factory a C{--handler} or C{--mount} dotted name designates.
+    The protocol factory a C{--handler} or C{--mount} dotted name designates;
+    a callable taking a C{bus} argument is called with C{bus}.
 
     @raise HandlerError: with a one-line explanation.
     """
     obj = load_object(dotted, "handler")
+    if bus is not None:
+        obj = bind_bus(obj, bus)
     return as_factory(obj, f"handler {dotted.strip()!r}")
 
 
@@ -231,7 +240,11 @@ _NUMBERS = {
     "shutdown-timeout": (float, "a number of seconds, 0 or more"),
     # -- session limits
     "max-queue-size": (int, "a positive number of characters"),
+    "drain-timeout": (float, "a number of seconds, 0 or more"),
 }
+
+
+_ZERO_OK = {"shutdown-timeout", "drain-timeout"}
 
 
 def _number(flag: str, value: Any) -> Any:
@@ -240,7 +253,7 @@ def _number(flag: str, value: Any) -> Any:
         number = kind(value)
     except (TypeError, ValueError):
         number = None
-    if number is None or not (number >= 0 if flag == "shutdown-timeout" else number > 0):
+    if number is None or not (number >= 0 if flag in _ZERO_OK else number > 0):
         raise usage.UsageError(f"--{flag} {value!r}: expected {expected}")
     return number
 
@@ -434,6 +447,28 @@ class Options(usage.Options):
             "Sessions each endpoint holds at once; a new one past it gets 503 "
             "[default: 10000].",
         ],
+        [
+            "broker",
+            None,
+            "memory",
+            "The message bus shared with the other processes: memory (this "
+            "process only) or redis://HOST:PORT/DB. A handler that takes a "
+            "`bus` argument is called with it.",
+        ],
+        [
+            "health",
+            None,
+            None,
+            "Serve a health check at this path: 200 while serving, 404 while "
+            "draining (for the load balancer).",
+        ],
+        [
+            "drain-timeout",
+            None,
+            0.0,
+            "Seconds, on SIGTERM, between the health check turning 404 and the "
+            "sessions being closed; new sessions are served meanwhile.",
+        ],
     ]
 
     compData = usage.Completions(
@@ -499,6 +534,19 @@ class Options(usage.Options):
             mounts.insert(
                 0, (_normalize_prefix(self["prefix"]), self["handler"].strip())
             )
+        if self["health"] is not None:
+            health = _normalize_prefix(self["health"])
+            if not health:
+                raise usage.UsageError("--health: give a path, e.g. /health")
+            if any(segments in ((), health) for segments, _ in mounts):
+                raise usage.UsageError(
+                    f"--health {_show(health)}: a handler is mounted there or at /"
+                )
+            self["health"] = health
+        try:
+            parse_broker(self["broker"])
+        except ValueError as e:
+            raise usage.UsageError(str(e))
         if not mounts:
             raise usage.UsageError(
                 "nothing to serve: give --handler=package.module.name or "
@@ -680,12 +728,34 @@ class SockJSService(service.MultiService):
         factories: Sequence[IProtocolFactory] = (),
         shutdown_timeout: float = 3.0,
         reactor: Optional[IReactorTime] = None,
+        bus: Any = None,
+        health: Any = None,
+        drain_timeout: float = 0.0,
     ) -> None:
         super().__init__()
         if reactor is None:
             from twisted.internet import reactor as _reactor
 
             reactor = _reactor  # type: ignore[assignment]
+        from .bus import MemoryBus
+        from .health import Drain, Health
+
+        #: the L{txsockjs.bus.IMessageBus} shared with other processes
+        self.bus = bus if bus is not None else MemoryBus()
+        if service.IService.providedBy(self.bus):
+            # first child: stopped last, once the sessions are closed
+            self.bus.setServiceParent(self)
+        #: a L{txsockjs.health.Drain}, when stopping drains first (there is a
+        #: health resource, or a drain timeout)
+        self.drainer: Optional[Drain] = None
+        if health is not None or drain_timeout > 0:
+            self.drainer = Drain(
+                health if health is not None else Health(),
+                resources.values(),
+                drain_timeout,
+                reactor,
+                shutdown_timeout,
+            )
         self.site = site
         self.resources = dict(resources)
         self.factories = list(factories)
@@ -744,10 +814,18 @@ class SockJSService(service.MultiService):
                 stop()
 
     def stopService(self) -> defer.Deferred:
-        d = self.close_sessions()
+        d = self.drainer.drain() if self.drainer is not None else self.close_sessions()
         d.addBoth(lambda _: super(SockJSService, self).stopService())
         d.addBoth(self._stop_factories)
+        d.addBoth(self._close_bus)
         return d
+
+    def _close_bus(self, result: Any) -> Any:
+        if service.IService.providedBy(self.bus):
+            return result  # stopped with the other children
+        d = defer.maybeDeferred(self.bus.close)
+        d.addErrback(lambda f: _log.failure("Closing the bus failed", f))
+        return d.addCallback(lambda _: result)
 
     def _stop_factories(self, result: Any) -> Any:
         for factory in self.factories:
@@ -906,15 +984,25 @@ def build_service(
     from txsockjs import SockJSResource
 
     sockjs_options = config["sockjs_options"]
+    try:
+        bus = bus_from_url(config.get("broker"), reactor)
+    except ValueError as e:
+        raise ConfigurationError(str(e)) from None
     factories = []
     leaves = []
     resources = {}
     for segments, dotted in config["mounts"]:
-        factory = load_handler(dotted)
+        factory = load_handler(dotted, bus)
         resource = SockJSResource(factory, sockjs_options, reactor=reactor)
         factories.append(factory)
         leaves.append((segments, resource))
         resources[_show(segments)] = resource
+    health = None
+    if config.get("health"):
+        from .health import Health
+
+        health = Health(resources.values())
+        leaves.append((config["health"], health))
     site = SockJSSite(
         build_root(leaves, config["static"]), sockjs_options, reactor=reactor
     )
@@ -924,6 +1012,9 @@ def build_service(
         factories,
         shutdown_timeout=config["shutdown-timeout"],
         reactor=reactor,
+        bus=bus,
+        health=health,
+        drain_timeout=config.get("drain-timeout") or 0.0,
     )
     for description in config["listen"]:
         try:

@@ -1,0 +1,149 @@
+"""
+L{RedisBus} against a real redis-server (started on a free 127.0.0.1 port,
+stopped by its PID): two buses stand for two processes. Skipped when
+redis-server is not installed (a failure under CI).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from typing import List
+
+import pytest
+from twisted.application.internet import backoffPolicy
+from twisted.internet import defer, reactor
+from twisted.internet.endpoints import TCP4ClientEndpoint
+from twisted.trial import unittest
+
+from txsockjs._redisbus import RedisBus
+
+pytestmark = pytest.mark.scale
+
+WAIT = 10.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _sleep(seconds: float) -> defer.Deferred:
+    d: defer.Deferred = defer.Deferred()
+    reactor.callLater(seconds, d.callback, None)
+    return d
+
+
+class RedisServer:
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--daemonize", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + WAIT
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(WAIT)
+            except subprocess.TimeoutExpired:
+                os.kill(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+class RealRedisBusTests(unittest.TestCase):
+    timeout = 60
+
+    def setUp(self) -> None:
+        if shutil.which("redis-server") is None:
+            message = "redis-server is missing: run `bash scripts/install-test-deps.sh`"
+            if os.environ.get("CI"):
+                self.fail(message)
+            raise unittest.SkipTest(message)
+        self.port = _free_port()
+        self.redis = RedisServer(self.port)
+        self.addCleanup(lambda: self.redis.stop())
+        self.buses = [self.bus(), self.bus()]
+
+    def bus(self) -> RedisBus:
+        bus = RedisBus(
+            TCP4ClientEndpoint(reactor, "127.0.0.1", self.port, timeout=2),
+            db=1,
+            retry_policy=backoffPolicy(initialDelay=0.05, factor=2.0, maxDelay=0.5, jitter=lambda: 0),
+        )
+        bus.startService()
+        self.addCleanup(bus.close)
+        return bus
+
+    @defer.inlineCallbacks
+    def until(self, predicate, what: str) -> defer.Deferred:
+        deadline = time.monotonic() + WAIT
+        while not predicate():
+            if time.monotonic() > deadline:
+                self.fail(f"timed out waiting for {what}")
+            yield _sleep(0.02)
+
+    @defer.inlineCallbacks
+    def test_across_buses_outage_and_reconnection(self) -> None:
+        a, b = self.buses
+        yield defer.gatherResults([a.when_connected(), b.when_connected()])
+        got_a: List[str] = []
+        got_b: List[str] = []
+        yield a.subscribe("room", got_a.append)
+        yield b.subscribe("room", got_b.append)
+        text = "hi \ud800 \u2028 " + "x" * 100000
+        sent = yield a.publish("room", text)
+        self.assertIs(sent, True)
+        yield self.until(lambda: got_a and got_b, "the message on both buses")
+        self.assertEqual((got_a, got_b), ([text], [text]))
+
+        # Redis goes away: a publish reaches its own process only, counted
+        self.redis.stop()
+        yield self.until(lambda: not a.connected and not b.connected, "both to notice")
+        sent = yield a.publish("room", "during")
+        self.assertIs(sent, False)
+        self.assertEqual(a.lost, 1)
+        self.assertEqual((got_a[-1], got_b[-1]), ("during", text))
+        self.flushLoggedErrors()
+
+        # it comes back on the same port: both reconnect and re-subscribe
+        self.redis = RedisServer(self.port)
+        yield defer.gatherResults([a.when_connected(), b.when_connected()])
+        self.assertEqual((a.connects, b.connects), (2, 2))
+        yield b.publish("room", "after")
+        yield self.until(lambda: got_a[-1] == "after" and got_b[-1] == "after", "after")
+        self.assertEqual(got_b, [text, "after"])
+
+    @defer.inlineCallbacks
+    def test_unsubscribed_channel_stays_quiet(self) -> None:
+        a, b = self.buses
+        yield defer.gatherResults([a.when_connected(), b.when_connected()])
+        got: List[str] = []
+        sub = yield b.subscribe("c", got.append)
+        yield b.subscribe("d", got.append)
+        yield b.unsubscribe(sub)
+        yield a.publish("c", "not for b")
+        yield a.publish("d", "for b")
+        yield self.until(lambda: got, "d")
+        yield _sleep(0.1)
+        self.assertEqual(got, ["for b"])
