@@ -225,9 +225,20 @@ def _origin_pattern(spec: str) -> str:
 _NUMBERS = {
     "heartbeat-delay": (float, "a positive number of seconds"),
     "disconnect-delay": (float, "a positive number of seconds"),
-    "websocket-write-timeout": (float, "a positive number of seconds"),
+    "websocket-write-timeout": (float, "a number of seconds, 0 for none"),
     "response-limit": (int, "a positive number of bytes"),
     "shutdown-timeout": (float, "a number of seconds, 0 or more"),
+    "streaming-write-timeout": (float, "a number of seconds, 0 for none"),
+    "max-message-size": (int, "a number of bytes, 0 for no limit"),
+}
+
+#: numeric flags where 0 is allowed (and, but for the shutdown timeout,
+#: means "none": the option is given as None)
+_ZERO_ALLOWED = {
+    "shutdown-timeout",
+    "websocket-write-timeout",
+    "streaming-write-timeout",
+    "max-message-size",
 }
 
 
@@ -237,7 +248,7 @@ def _number(flag: str, value: Any) -> Any:
         number = kind(value)
     except (TypeError, ValueError):
         number = None
-    if number is None or not (number >= 0 if flag == "shutdown-timeout" else number > 0):
+    if number is None or not (number >= 0 if flag in _ZERO_ALLOWED else number > 0):
         raise usage.UsageError(f"--{flag} {value!r}: expected {expected}")
     return number
 
@@ -334,8 +345,25 @@ class Options(usage.Options):
             "websocket-write-timeout",
             None,
             None,
-            "Seconds a websocket may stay unable to drain its writes before it "
-            "is dropped [default: wait for ever].",
+            "Seconds a websocket may stay unable to drain its writes (or to "
+            "finish closing) before it is aborted; 0 waits for ever "
+            "[default: 10].",
+        ],
+        [
+            "streaming-write-timeout",
+            None,
+            None,
+            "Seconds an xhr_streaming, eventsource or htmlfile response may "
+            "stay unable to drain its writes before it is aborted; 0 waits "
+            "for ever [default: 10].",
+        ],
+        [
+            "max-message-size",
+            None,
+            None,
+            "Largest incoming websocket message or frame, in bytes (SockJS, "
+            "raw and hixie-76 websockets); larger ones are closed with 1009; "
+            "0 for no limit [default: 1048576].",
         ],
         [
             "encoding",
@@ -480,9 +508,13 @@ class Options(usage.Options):
             ("sockjs-url", "sockjs_url"),
             ("websocket-write-timeout", "websocket_write_timeout"),
             ("encoding", "encoding"),
+            ("streaming-write-timeout", "streaming_write_timeout"),
+            ("max-message-size", "max_message_size"),
         ):
             if self[flag] is not None:
                 kwargs[field] = self[flag]
+                if flag in _ZERO_ALLOWED and self[flag] == 0:
+                    kwargs[field] = None
         if self["origins"]:
             kwargs["origins"] = tuple(self["origins"])
         if self["disabled_transports"]:
