@@ -219,6 +219,9 @@ class SockJSWebSocketProtocol(WebSocketServerProtocol):
         # SockJS close frame, not the websocket's, so both go out.
         self.failedByMe = True  # the rest of the message is discarded
         self.message_data = None
+        # Reading (and discarding) the rest of a huge frame is work for
+        # nothing: the closing handshake timeout ends the connection.
+        self.transport.pauseProducing()
         self._refuse(1009, "Message too big")
 
     def _refuse(self, code: int, reason: str) -> None:
