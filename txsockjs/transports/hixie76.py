@@ -194,6 +194,7 @@ class Hixie76Protocol(Protocol):
         self._closed = True
         self._buffer = bytearray()
         self._backpressure.timer.stop()
+        self.transport = None  # frees its buffer now, not at the next gc pass
         session, self.session = self.session, None
         if session is not None:
             session.receiver_lost(self)

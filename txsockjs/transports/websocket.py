@@ -243,6 +243,13 @@ class SockJSWebSocketProtocol(WebSocketServerProtocol):
         if session is not None:
             session.receiver_lost(self, clean=wasClean)
 
+    def connectionLost(self, reason: Any = None) -> None:
+        WebSocketServerProtocol.connectionLost(self, reason)
+        # Autobahn's protocol sits in reference cycles: without this, the
+        # lost connection and its write buffer (megabytes for a reader that
+        # stopped reading) would wait for a garbage collection pass.
+        self.transport = None
+
     # IReceiver
 
     def send_frame(self, frame: bytes) -> None:
@@ -431,7 +438,38 @@ def _take_over(request: Any, protocol: Any) -> Any:
     # The HTTP channel paused the connection while it served the request.
     if IPushProducer.providedBy(transport):
         transport.resumeProducing()
+    # The channel and the request (a reference cycle, freed only by a
+    # garbage collection pass) must not keep the connection, and what is
+    # buffered in it, alive once it is lost: an aborted stalled reader's
+    # buffer is freed at once.
+    request.transport = None
+    if hasattr(channel, "_networkProducer"):
+        channel._networkProducer = _NO_PRODUCER
     return transport
+
+
+class _NoProducer:
+    """
+    Stands for the connection in an HTTP channel that handed it over.
+    """
+
+    def pauseProducing(self) -> None:
+        pass
+
+    def resumeProducing(self) -> None:
+        pass
+
+    def stopProducing(self) -> None:
+        pass
+
+    def registerProducer(self, producer: Any, streaming: bool) -> None:
+        pass
+
+    def unregisterProducer(self) -> None:
+        pass
+
+
+_NO_PRODUCER = _NoProducer()
 
 
 def _plain_400(request: Any, body: bytes) -> bytes:
