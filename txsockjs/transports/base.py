@@ -103,7 +103,7 @@ class StreamingReceiver(HTTPReceiver):
     the session.
     """
 
-    __slots__ = ("limit", "sent", "_stall")
+    __slots__ = ("limit", "sent", "_stall", "_channel")
 
     prelude = b""
 
@@ -121,6 +121,8 @@ class StreamingReceiver(HTTPReceiver):
         if clock is None:
             from twisted.internet import reactor as clock  # type: ignore[assignment]
         self._stall = StallTimer(write_timeout, clock, self._stalled)
+        # the request forgets its channel once it is done; the timer must not
+        self._channel = getattr(request, "channel", None)
 
     def begin(self) -> None:
         self.request.registerProducer(self, True)
@@ -154,10 +156,11 @@ class StreamingReceiver(HTTPReceiver):
 
     def _lost(self, reason: Any) -> None:
         self._stall.stop()
+        self._channel = None
         HTTPReceiver._lost(self, reason)
 
     def _stalled(self) -> None:
-        channel = getattr(self.request, "channel", None)
+        channel, self._channel = self._channel, None
         if channel is None:
             return
         if self.done and not getattr(channel, "_waitingForTransport", False):
