@@ -144,6 +144,13 @@ class ServerProcess:
                     return int(line.split()[1])
         raise RuntimeError("no VmHWM in /proc status")
 
+    def reset_peak(self) -> None:
+        """
+        Start L{peak_rss_kib} afresh from the current RSS (Linux clear_refs).
+        """
+        with open(f"/proc/{self.pid}/clear_refs", "w") as f:
+            f.write("5")
+
     def log_text(self) -> str:
         """
         Everything the server wrote to stdout and stderr so far.

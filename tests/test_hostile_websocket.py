@@ -50,6 +50,7 @@ class _Wire:
 
     def connect(self, rcvbuf: Optional[int] = None) -> socket.socket:
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if rcvbuf is not None:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         s.settimeout(WAIT)
@@ -207,6 +208,7 @@ class _HostileBase(unittest.TestCase):
 
     def setUp(self) -> None:
         self.sockets: List[socket.socket] = []
+        self.server.reset_peak()
         self.baseline = self.server.rss_kib()
 
     def tearDown(self) -> None:
@@ -388,6 +390,22 @@ class StalledReaderTests(_HostileBase):
         self.assertGreater(self.server.peak_rss_kib(), self.baseline + MARGIN_KIB)
         self.assert_memory_back()
 
+    def test_hixie76_under_amplify(self):
+        s = self.keep(self.wire.connect(rcvbuf=4096))
+        s.sendall(
+            (
+                f"GET /amplify/000/{_id()}/websocket HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                "Upgrade: WebSocket\r\nConnection: Upgrade\r\n"
+                "Sec-WebSocket-Key1: 4 @1  46546xW%0l 1 5\r\n"
+                "Sec-WebSocket-Key2: 12998 5 Y3 1  .P00\r\n\r\n"
+            ).encode()
+            + b"aaaaaaaa"
+            + b'\x00["19"]\xff' * ANSWERS
+        )
+        self.assertEqual(self.wire.wait_closed(s, WAIT), "reset")
+        self.assertGreater(self.server.peak_rss_kib(), self.baseline + MARGIN_KIB)
+        self.assert_memory_back()
+
     def test_websocket_under_broadcast(self):
         stalled, _ = self.wire.websocket(f"/broadcast/000/{_id()}/websocket", rcvbuf=4096)
         self.keep(stalled)
@@ -395,7 +413,7 @@ class StalledReaderTests(_HostileBase):
         self.keep(talker)
         message = json.dumps(["b" * 60000]).encode()
         received = b""
-        for _ in range(200):  # 12 MB for the stalled reader, read by the talker
+        for _ in range(120):  # 7 MB for the stalled reader, read by the talker
             talker.sendall(self.wire.frame(message))
             talker.settimeout(WAIT)
             received += talker.recv(1 << 20)
