@@ -50,7 +50,8 @@ class WebsocketWriteTimeoutTests(SynchronousTestCase):
         )
         root = Resource()
         root.putChild(b"a", resource)
-        channel = Site(root).buildProtocol(None)
+        # no idle timer on the global reactor: this test runs on a Clock
+        channel = Site(root, timeout=None).buildProtocol(None)
         transport = StringTransport()
         channel.makeConnection(transport)
         key = base64.b64encode(os.urandom(16))
@@ -116,7 +117,8 @@ class StreamingWriteTimeoutTests(SynchronousTestCase):
         self.resource = resource
         root = Resource()
         root.putChild(b"a", resource)
-        channel = Site(root).buildProtocol(None)
+        # no idle timer on the global reactor: this test runs on a Clock
+        channel = Site(root, timeout=None).buildProtocol(None)
         transport = StringTransport()
         channel.makeConnection(transport)
         method = b"POST" if transport_name == "xhr_streaming" else b"GET"

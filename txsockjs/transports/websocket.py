@@ -12,6 +12,7 @@ import struct
 from typing import Any, Optional, Tuple
 
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
+from autobahn.util import encode_truncate
 from twisted.internet.interfaces import IPushProducer
 from twisted.protocols.policies import ProtocolWrapper
 from twisted.web.server import NOT_DONE_YET
@@ -289,7 +290,7 @@ class SockJSWebSocketProtocol(WebSocketServerProtocol):
         # sendClose refuses the codes only an endpoint that received bad
         # data may send (1007, 1009, ...); sendCloseFrame sends any.
         if self.state == WebSocketServerProtocol.STATE_OPEN:
-            self.sendCloseFrame(code, reason.encode("utf-8")[:123], isReply=False)
+            self.sendCloseFrame(code, encode_truncate(reason, 123), isReply=False)
         else:
             self.dropConnection(abort=False)
 
