@@ -34,10 +34,14 @@ _SCRIPT = os.path.join(_ROOT, "examples", "test_server.py")
 START_TIMEOUT = 20.0
 
 _LOGS: list = []
+_RUNNING: list = []
 
 
 @atexit.register
-def _remove_logs() -> None:
+def _clean_up() -> None:
+    # a test run that ended early leaves no server and no log behind
+    for server in list(_RUNNING):
+        server.stop()
     for path in _LOGS:
         try:
             os.unlink(path)
@@ -112,6 +116,7 @@ class ServerProcess:
             os.close(fd)
             _LOGS.append(log_path)
             server = cls(process, port, log_path)
+            _RUNNING.append(server)
             deadline = time.monotonic() + START_TIMEOUT
             while time.monotonic() < deadline and process.poll() is None:
                 if _info_answers(port):
@@ -194,3 +199,5 @@ class ServerProcess:
                 except ProcessLookupError:
                     pass
                 process.wait(timeout=10)
+        if self in _RUNNING:
+            _RUNNING.remove(self)

@@ -195,12 +195,16 @@ class _HostileBase(unittest.TestCase):
     def setUpClass(cls) -> None:
         cls.server = ServerProcess.start(*cls.server_args)
         cls.wire = _Wire(cls.server)
-        # warm up every code path once, so the baseline includes them
-        cls.wire.http("GET", "/echo/info")
-        s, rest = cls.wire.websocket(f"/amplify/000/{_id()}/websocket")
-        s.sendall(_Wire.frame(b'["19"]'))
-        cls.wire.read_all(s, rest, limit=512 * 1024)
-        s.close()
+        try:
+            # warm up every code path once, so the baseline includes them
+            cls.wire.http("GET", "/echo/info")
+            s, rest = cls.wire.websocket(f"/amplify/000/{_id()}/websocket")
+            s.sendall(_Wire.frame(b'["19"]'))
+            cls.wire.read_all(s, rest, limit=512 * 1024)
+            s.close()
+        except BaseException:
+            cls.server.stop()
+            raise
 
     @classmethod
     def tearDownClass(cls) -> None:
