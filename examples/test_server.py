@@ -136,6 +136,24 @@ def main(argv: list | None = None) -> None:
     parser.add_argument("--idle-timeout", type=float, default=None)
     parser.add_argument("--max-connections", type=int, default=None)
     parser.add_argument("--max-sessions", type=int, default=None)
+    parser.add_argument(
+        "--write-timeout",
+        type=float,
+        default=None,
+        help="websocket and streaming write timeout in seconds (0: none)",
+    )
+    parser.add_argument(
+        "--max-message-size",
+        type=int,
+        default=None,
+        help="largest incoming websocket message in bytes (0: no limit)",
+    )
+    parser.add_argument(
+        "--response-limit",
+        type=int,
+        default=None,
+        help="streaming response limit of every endpoint but /echo (4096)",
+    )
     args = parser.parse_args(argv)
 
     from twisted.internet import reactor
@@ -156,12 +174,20 @@ def main(argv: list | None = None) -> None:
         for value in [getattr(args, name)]
         if value is not None
     }
+    limits: Dict[str, Any] = dict(http_limits)
+    if args.write_timeout is not None:
+        limits["websocket_write_timeout"] = args.write_timeout or None
+        limits["streaming_write_timeout"] = args.write_timeout or None
+    if args.max_message_size is not None:
+        limits["max_message_size"] = args.max_message_size or None
+    if args.response_limit is not None:
+        limits["response_limit"] = args.response_limit
     base = Options(
         raw_websocket=True,
         heartbeat_delay=args.heartbeat_delay,
         disconnect_delay=args.disconnect_delay,
         sockjs_url=args.sockjs_url,
-        **http_limits,
+        **limits,
     )
     site = (SockJSSite if args.verbose else QuietSite)(
         make_root(base, reactor), base, reactor=reactor

@@ -98,9 +98,33 @@ class ParseTests(unittest.SynchronousTestCase):
             ("sockjs:tcp:0:raw_websocket=perhaps", "raw_websocket"),
             ("sockjs:tcp:0:response_limit=0", "response_limit"),
             ("sockjs:tcp:0:encoding=klingon", "klingon"),
+            ("sockjs:tcp:0:max_message_size=big", "max_message_size"),
+            ("sockjs:tcp:0:max_message_size=-5", "max_message_size"),
+            ("sockjs:tcp:0:streaming_write_timeout=-1", "streaming_write_timeout"),
         ]:
             e = self.assertRaises(ValueError, serverFromString, reactor, description)
             self.assertIn(fragment, str(e))
+
+    def test_limits(self) -> None:
+        """
+        The websocket and streaming limits by keyword; 0 or none turns one off.
+        """
+        endpoint = serverFromString(
+            reactor,
+            "sockjs:tcp:0:max_message_size=4096:streaming_write_timeout=2.5"
+            ":websocket_write_timeout=3",
+        )
+        self.assertEqual(endpoint.options.max_message_size, 4096)
+        self.assertEqual(endpoint.options.streaming_write_timeout, 2.5)
+        self.assertEqual(endpoint.options.websocket_write_timeout, 3)
+        endpoint = serverFromString(
+            reactor,
+            "sockjs:tcp:0:max_message_size=0:streaming_write_timeout=none"
+            ":websocket_write_timeout=0",
+        )
+        self.assertIsNone(endpoint.options.max_message_size)
+        self.assertIsNone(endpoint.options.streaming_write_timeout)
+        self.assertIsNone(endpoint.options.websocket_write_timeout)
 
     def test_direct(self) -> None:
         """

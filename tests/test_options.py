@@ -45,6 +45,14 @@ INVALID = [
     ("websocket_write_timeout", 0),
     ("websocket_write_timeout", -1),
     ("websocket_write_timeout", "1"),
+    ("streaming_write_timeout", 0),
+    ("streaming_write_timeout", -1),
+    ("streaming_write_timeout", "1"),
+    ("max_message_size", 0),
+    ("max_message_size", -1),
+    ("max_message_size", 1.5),
+    ("max_message_size", "1024"),
+    ("max_message_size", True),
     ("origins", "*:*"),
     ("origins", [1]),
     ("origins", ["*:*", None]),
@@ -88,7 +96,9 @@ class OptionsTests(SynchronousTestCase):
         self.assertEqual(o.disconnect_delay, 5)
         self.assertEqual(o.response_limit, 128 * 1024)
         self.assertIsNone(o.websocket_factory)
-        self.assertIsNone(o.websocket_write_timeout)
+        self.assertEqual(o.websocket_write_timeout, 10.0)
+        self.assertEqual(o.streaming_write_timeout, 10.0)
+        self.assertEqual(o.max_message_size, 1024 * 1024)
         self.assertEqual(tuple(o.origins), ("*:*",))
         self.assertIsNone(o.check_origin)
         self.assertEqual(o.disabled_transports, frozenset())
@@ -143,6 +153,10 @@ class OptionsTests(SynchronousTestCase):
         Options(jsessionid=lambda request: None)
         Options(jsessionid=False)
         Options(disabled_transports=["raw_websocket"])
+        # None: no limit, wait for ever
+        o = Options(max_message_size=None, websocket_write_timeout=None, streaming_write_timeout=None)
+        self.assertIsNone(o.max_message_size)
+        self.assertEqual(Options(max_message_size=10, streaming_write_timeout=0.5).max_message_size, 10)
 
     def test_frozen(self):
         o = Options()

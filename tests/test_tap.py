@@ -375,6 +375,42 @@ class OptionsTests(unittest.SynchronousTestCase):
         self.assertUsageError([handler, "--max-queue-size=0"], "--max-queue-size '0'", "characters")
         self.assertUsageError([handler, "--max-queue-size=1.5"], "max-queue-size")
         self.assertUsageError([handler, "--websocket-factory=tests.test_tap.Upper"], "will not do")
+        self.assertUsageError([handler, "--max-message-size=-1"], "max-message-size")
+        self.assertUsageError([handler, "--max-message-size=1.5"], "max-message-size", "bytes")
+        self.assertUsageError([handler, "--streaming-write-timeout=-2"], "streaming-write-timeout")
+        self.assertUsageError([handler, "--websocket-write-timeout=never"], "websocket-write-timeout")
+
+    def test_limits(self) -> None:
+        """
+        The websocket and streaming limits: numbers, and 0 turns one off.
+        """
+        handler = "--handler=tests.test_tap.echo_factory"
+        options = parse([handler])["sockjs_options"]
+        self.assertEqual(options.max_message_size, 1024 * 1024)
+        self.assertEqual(options.websocket_write_timeout, 10.0)
+        self.assertEqual(options.streaming_write_timeout, 10.0)
+        options = parse(
+            [
+                handler,
+                "--max-message-size=65536",
+                "--streaming-write-timeout=2.5",
+                "--websocket-write-timeout=3",
+            ]
+        )["sockjs_options"]
+        self.assertEqual(options.max_message_size, 65536)
+        self.assertEqual(options.streaming_write_timeout, 2.5)
+        self.assertEqual(options.websocket_write_timeout, 3.0)
+        options = parse(
+            [
+                handler,
+                "--max-message-size=0",
+                "--streaming-write-timeout=0",
+                "--websocket-write-timeout=0",
+            ]
+        )["sockjs_options"]
+        self.assertIsNone(options.max_message_size)
+        self.assertIsNone(options.streaming_write_timeout)
+        self.assertIsNone(options.websocket_write_timeout)
 
     def test_static_needs_a_prefix(self) -> None:
         """

@@ -324,6 +324,19 @@ class RawWebSocketTests(_Base):
         self.assertIn(b"Not a valid websocket request", r.body)
 
 
+    @defer.inlineCallbacks
+    def test_raw_invalid_utf8_is_1007(self):
+        # issue 8: sendClose(1007) was refused by Autobahn (a traceback, and
+        # the client got a FIN instead of a close frame)
+        client = yield self.ws("/echo/websocket")
+        client.sendMessage(b"ok \xff\xfe", isBinary=False)
+        info = yield client.wait_end()
+        self.assertEqual(client.remoteCloseCode, 1007)
+        self.assertEqual(client.remoteCloseReason, "Invalid UTF-8")
+        self.assertTrue(info[0], info)  # a clean closing handshake
+        self.assertEqual(client.messages, [])
+
+
 class RawWebSocketOffTests(_Base):
     base_options = Options()
 
@@ -423,6 +436,29 @@ class Hixie76Tests(_Base):
         yield client.wait(lambda c: c.data[start:] == b"\x00hello\xff")
 
 
+    @defer.inlineCallbacks
+    def test_hixie76_key_out_of_range_is_400(self):
+        # issue 8: a key whose number exceeds 2**32-1 raised struct.error
+        client = yield self.raw(
+            "GET",
+            f"/echo/000/{new_id()}/websocket",
+            headers={
+                "Upgrade": "WebSocket",
+                "Connection": "Upgrade",
+                "Origin": "http://example.com",
+                "Sec-WebSocket-Key1": "9999999999 9999999999",
+                "Sec-WebSocket-Key2": self.KEY2,
+            },
+            close=False,
+        )
+        client.send(b"aaaaaaaa")
+        yield client.wait(lambda c: c.response() is not None and c.response().raw_body)
+        response = client.response()
+        self.assertEqual(response.code, 400)
+        self.assertIn(b"malformed hixie-76 keys", response.body)
+        client.abort()
+
+
 class LeakTests(_Base):
     @defer.inlineCallbacks
     def test_websocket_sessions_forgotten(self):
@@ -460,3 +496,145 @@ class LeakTests(_Base):
         self.assertEqual(len(echo.websocket_sessions), 0)
         self.assertEqual(len(self.resource("close").websocket_sessions), 0)
         self.assertEqual(self.clock.getDelayedCalls(), [])
+
+
+class LimitTests(_Base):
+    """
+    The largest incoming message (Options.max_message_size), the close codes
+    a refused client gets, and the malformed input of issue 8.
+    """
+
+    base_options = Options(raw_websocket=True, max_message_size=1000)
+    KEY1, KEY2, ANSWER = Hixie76Tests.KEY1, Hixie76Tests.KEY2, Hixie76Tests.ANSWER
+
+    @defer.inlineCallbacks
+    def test_sockjs_message_too_big(self):
+        client = yield self.session_ws()
+        yield client.message(1)
+        client.send(json.dumps(["x" * 990]))  # 996 bytes: fine
+        self.assertEqual((yield client.message(2)), "a" + json.dumps(["x" * 990]))
+        client.send(json.dumps(["x" * 1000]))
+        yield client.wait_end()
+        # sockjs-client reports the SockJS frame's code; RFC 6455 the frame's
+        self.assertEqual(client.messages[2:], ['c[1009,"Message too big"]'])
+        self.assertEqual(client.remoteCloseCode, 1009)
+        self.assertEqual(client.remoteCloseReason, "Message too big")
+        self.assertEqual(len(self.resource("echo").websocket_sessions), 0)
+
+    @defer.inlineCallbacks
+    def test_fragments_add_up(self):
+        # a message of small frames is refused once their sum is too big
+        client = yield self.session_ws()
+        yield client.message(1)
+        client.beginMessage(isBinary=False)
+        client.sendMessageFrame(b'["' + b"x" * 600)
+        client.sendMessageFrame(b"x" * 600 + b'"]')
+        client.endMessage()
+        yield client.wait_end()
+        self.assertEqual(client.messages[1:], ['c[1009,"Message too big"]'])
+        self.assertEqual(client.remoteCloseCode, 1009)
+
+    @defer.inlineCallbacks
+    def test_raw_message_too_big(self):
+        client = yield self.ws("/echo/websocket")
+        client.send("y" * 1000)
+        self.assertEqual((yield client.message(1)), "y" * 1000)
+        client.send("y" * 1001)
+        yield client.wait_end()
+        self.assertEqual(client.messages, ["y" * 1000])
+        self.assertEqual(client.remoteCloseCode, 1009)
+
+    @defer.inlineCallbacks
+    def test_hixie76_message_too_big(self):
+        client, start = yield Hixie76Tests.handshake(self, f"/echo/000/{new_id()}/websocket")
+        yield client.wait(lambda c: c.data[start:] == b"\x00o\xff")
+        client.send(b'\x00["' + b"z" * 2000)  # unfinished, already too big
+        yield client.wait_closed()
+        self.assertEqual(
+            client.data[start:], b'\x00o\xff\x00c[1009,"Message too big"]\xff\xff\x00'
+        )
+
+    @defer.inlineCallbacks
+    def test_hixie76_raw_message_too_big(self):
+        client, start = yield Hixie76Tests.handshake(self, "/echo/websocket")
+        client.send(b"\x00" + b"z" * 1000 + b"\xff")
+        yield client.wait(lambda c: c.data[start:] == b"\x00" + b"z" * 1000 + b"\xff")
+        client.send(b"\x00" + b"z" * 1001 + b"\xff")
+        yield client.wait_closed()
+        self.assertTrue(client.data.endswith(b"\xff\x00"), client.data[-20:])
+
+    def test_user_factory_gets_the_limit(self):
+        # a websocket_factory of the user's (compression) is limited too,
+        # keeping a smaller limit of its own
+        from dataclasses import replace
+
+        from autobahn.twisted.websocket import WebSocketServerFactory
+        from twisted.internet.protocol import Factory
+
+        from txsockjs import SockJSResource
+
+        factory = WebSocketServerFactory()
+        factory.setProtocolOptions(maxFramePayloadSize=500)
+        options = replace(self.base_options, websocket_factory=factory)
+        resource = SockJSResource(Factory(), options, self.clock)
+        self.assertIs(resource.websocket_factory, factory)
+        self.assertEqual(factory.maxMessagePayloadSize, 1000)
+        self.assertEqual(factory.maxFramePayloadSize, 500)
+        SockJSResource(Factory(), replace(options, max_message_size=None), self.clock)
+        self.assertEqual(factory.maxMessagePayloadSize, 1000)  # never raised
+
+
+class Hixie76BufferingTests(unittest.SynchronousTestCase):
+    """
+    hixie-76 frames split over many reads cost work linear in their size.
+    """
+
+    def test_linear(self):
+        from twisted.internet.address import IPv4Address
+        from twisted.internet.protocol import Factory, Protocol
+        from twisted.internet.task import Clock
+        from twisted.internet.testing import StringTransport
+        from twisted.web.http_headers import Headers
+
+        from txsockjs import SockJSResource
+        from txsockjs.session import RequestInfo
+        from txsockjs.transports import hixie76
+
+        received = []
+
+        class Keep(Protocol):
+            def messageReceived(self, message):
+                received.append(message)
+
+        clock = Clock()
+        resource = SockJSResource(
+            Factory.forProtocol(Keep), Options(max_message_size=None), clock
+        )
+        address = IPv4Address("TCP", "127.0.0.1", 1)
+        info = RequestInfo(b"GET", b"/websocket", b"/websocket", Headers(), address, address, {}, False)
+        protocol = hixie76.Hixie76Protocol(
+            resource, "", info, True, Hixie76Tests.KEY1.encode(), Hixie76Tests.KEY2.encode()
+        )
+        transport = StringTransport()
+        protocol.makeConnection(transport)
+        scanned = []
+
+        def counting(buffer, start):
+            scanned.append(len(buffer) - start)
+            return buffer.find(b"\xff", start)
+
+        self.patch(hixie76, "_frame_end", counting)
+        protocol.dataReceived(b"aaaaaaaa")
+        self.assertTrue(transport.value().startswith(Hixie76Tests.ANSWER))
+        size, step = 4 * 1024 * 1024, 4096
+        protocol.dataReceived(b"\x00")
+        for _ in range(size // step):
+            protocol.dataReceived(b"m" * step)
+        protocol.dataReceived(b"\xff\x00tail\xff")
+        self.assertEqual([len(m) for m in received], [size, 4])
+        # every byte searched about once, not once per read (that was
+        # 4 MiB * 1024 reads / 2 = 2 GiB of scanning)
+        self.assertLess(sum(scanned), 2 * size)
+        self.assertGreaterEqual(sum(scanned), size)
+        protocol.connectionLost(None)
+        clock.advance(60)

@@ -16,6 +16,8 @@ on, except these keywords, which configure the SockJS endpoint:
     C{disconnect_delay}, C{response_limit}, C{websocket}, C{raw_websocket},
     C{jsessionid} (booleans as C{yes}/C{no}, C{true}/C{false}, C{1}/C{0}),
     C{sockjs_url}, C{websocket_write_timeout}, C{encoding}, C{max_queue_size},
+    C{max_message_size}, C{streaming_write_timeout} (for these three
+    limits C{0} or C{none} turns the limit off),
     C{origins} and C{disabled_transports} (comma-separated; write the
     colons of C{host:port} patterns as C{\\:});
   - the HTTP limits C{max_body_size}, C{header_timeout}, C{idle_timeout},
@@ -81,6 +83,19 @@ def _number(kind: type):
     return convert
 
 
+def _number_or_none(kind: type):
+    # a limit that can be turned off: 0 (or "none") gives None
+    number = _number(kind)
+
+    def convert(name: str, value: str) -> Any:
+        if value.strip().lower() == "none":
+            return None
+        result = number(name, value)
+        return None if result == 0 else result
+
+    return convert
+
+
 def _text(name: str, value: str) -> str:
     return value
 
@@ -90,7 +105,9 @@ _KEYWORDS = {
     "heartbeat_delay": _number(float),
     "disconnect_delay": _number(float),
     "response_limit": _number(int),
-    "websocket_write_timeout": _number(float),
+    "websocket_write_timeout": _number_or_none(float),
+    "streaming_write_timeout": _number_or_none(float),
+    "max_message_size": _number_or_none(int),
     "websocket": _bool,
     "raw_websocket": _bool,
     "jsessionid": _bool,

@@ -81,7 +81,8 @@ class Options:
         protocol options (compression, frame limits, ...) the websocket
         transports use.
     @ivar websocket_write_timeout: seconds a websocket may stay unable to
-        drain its writes before it is dropped; C{None} waits for ever.
+        drain its writes (or to finish closing) before it is aborted, its
+        session ended and its buffers freed; C{None} waits for ever.
     @ivar origins: what C{/info} reports in C{origins}.
     @ivar check_origin: C{f(request) -> bool}; C{False} refuses the request
         with 403.
@@ -110,6 +111,14 @@ class Options:
     The site-wide limits (C{header_timeout}, C{idle_timeout},
     C{max_connections}, C{max_body_size}) are those of the L{Options} given
     to the L{txsockjs.SockJSSite}; C{None} turns any of them off.
+    @ivar max_message_size: the largest incoming websocket message (and
+        frame) in bytes, on the SockJS, raw and hixie-76 websockets; a larger
+        one is refused as soon as its frame header says so, with close code
+        1009. C{None}: no limit.
+    @ivar streaming_write_timeout: seconds a streaming response
+        (C{xhr_streaming}, C{eventsource}, C{htmlfile}) may stay unable to
+        drain its writes before its connection is aborted and its session
+        ends; C{None} waits for ever.
     """
 
     websocket: bool = True
@@ -120,7 +129,7 @@ class Options:
     disconnect_delay: float = 5.0
     response_limit: int = 128 * 1024
     websocket_factory: Optional[Any] = None
-    websocket_write_timeout: Optional[float] = None
+    websocket_write_timeout: Optional[float] = 10.0
     origins: Sequence[str] = ("*:*",)
     check_origin: Optional[Callable[[Any], bool]] = None
     disabled_transports: FrozenSet[str] = field(default_factory=frozenset)
@@ -133,6 +142,9 @@ class Options:
     idle_timeout: Optional[float] = 30.0
     max_connections: Optional[int] = field(default_factory=default_max_connections)
     max_sessions: Optional[int] = 10_000
+    # -- websocket and streaming limits
+    max_message_size: Optional[int] = 1024 * 1024
+    streaming_write_timeout: Optional[float] = 10.0
 
     def __post_init__(self) -> None:
         for name in ("websocket", "raw_websocket"):
@@ -148,8 +160,17 @@ class Options:
             raise ValueError("Options.sockjs_url must be a non-empty string")
         for name in ("heartbeat_delay", "disconnect_delay"):
             _positive(name, getattr(self, name))
-        if self.websocket_write_timeout is not None:
-            _positive("websocket_write_timeout", self.websocket_write_timeout)
+        for name in ("websocket_write_timeout", "streaming_write_timeout"):
+            if getattr(self, name) is not None:
+                _positive(name, getattr(self, name))
+        if self.max_message_size is not None and (
+            isinstance(self.max_message_size, bool)
+            or not isinstance(self.max_message_size, int)
+            or self.max_message_size < 1
+        ):
+            raise ValueError(
+                "Options.max_message_size must be a positive int (bytes) or None"
+            )
         if (
             isinstance(self.response_limit, bool)
             or not isinstance(self.response_limit, int)

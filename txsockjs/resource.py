@@ -119,7 +119,9 @@ class SockJSResource(Resource):
         self.clock: Any = reactor
         self.sessions = SessionRegistry()
         self.websocket_sessions: Set[Session] = set()
-        self.websocket_factory = make_factory(options.websocket_factory)
+        self.websocket_factory = make_factory(
+            options.websocket_factory, options.max_message_size
+        )
         self.hub = SessionHub(
             reactor,
             heartbeat_delay=options.heartbeat_delay,
@@ -275,16 +277,17 @@ class SockJSResource(Resource):
 
     def _receive(self, request: Any, session_id: str, transport: str) -> Any:
         limit = self.options.response_limit
+        stall = (self.options.streaming_write_timeout, self.clock)
         try:
             if transport == "xhr":
                 make: Callable[[Session], Any] = lambda s: XhrPolling(request, s)
             elif transport == "xhr_streaming":
-                make = lambda s: XhrStreaming(request, s, limit)
+                make = lambda s: XhrStreaming(request, s, limit, *stall)
             elif transport == "eventsource":
-                make = lambda s: EventSource(request, s, limit)
+                make = lambda s: EventSource(request, s, limit, *stall)
             elif transport == "htmlfile":
                 callback = _callback(request)
-                make = lambda s: HtmlFile(request, s, limit, callback)
+                make = lambda s: HtmlFile(request, s, limit, callback, *stall)
             else:
                 callback = _callback(request)
                 make = lambda s: JsonpPolling(request, s, callback)

@@ -235,16 +235,25 @@ def _origin_pattern(spec: str) -> str:
 _NUMBERS = {
     "heartbeat-delay": (float, "a positive number of seconds"),
     "disconnect-delay": (float, "a positive number of seconds"),
-    "websocket-write-timeout": (float, "a positive number of seconds"),
+    "websocket-write-timeout": (float, "a number of seconds, 0 for none"),
     "response-limit": (int, "a positive number of bytes"),
     "shutdown-timeout": (float, "a number of seconds, 0 or more"),
     # -- session limits
     "max-queue-size": (int, "a positive number of characters"),
     "drain-timeout": (float, "a number of seconds, 0 or more"),
+    "streaming-write-timeout": (float, "a number of seconds, 0 for none"),
+    "max-message-size": (int, "a number of bytes, 0 for no limit"),
 }
 
-
-_ZERO_OK = {"shutdown-timeout", "drain-timeout"}
+#: numeric flags where 0 is allowed (and, but for the shutdown and drain
+#: timeouts, means "none": the option is given as None)
+_ZERO_ALLOWED = {
+    "shutdown-timeout",
+    "drain-timeout",
+    "websocket-write-timeout",
+    "streaming-write-timeout",
+    "max-message-size",
+}
 
 
 def _number(flag: str, value: Any) -> Any:
@@ -253,7 +262,7 @@ def _number(flag: str, value: Any) -> Any:
         number = kind(value)
     except (TypeError, ValueError):
         number = None
-    if number is None or not (number >= 0 if flag in _ZERO_OK else number > 0):
+    if number is None or not (number >= 0 if flag in _ZERO_ALLOWED else number > 0):
         raise usage.UsageError(f"--{flag} {value!r}: expected {expected}")
     return number
 
@@ -372,8 +381,25 @@ class Options(usage.Options):
             "websocket-write-timeout",
             None,
             None,
-            "Seconds a websocket may stay unable to drain its writes before it "
-            "is dropped [default: wait for ever].",
+            "Seconds a websocket may stay unable to drain its writes (or to "
+            "finish closing) before it is aborted; 0 waits for ever "
+            "[default: 10].",
+        ],
+        [
+            "streaming-write-timeout",
+            None,
+            None,
+            "Seconds an xhr_streaming, eventsource or htmlfile response may "
+            "stay unable to drain its writes before it is aborted; 0 waits "
+            "for ever [default: 10].",
+        ],
+        [
+            "max-message-size",
+            None,
+            None,
+            "Largest incoming websocket message or frame, in bytes (SockJS, "
+            "raw and hixie-76 websockets); larger ones are closed with 1009; "
+            "0 for no limit [default: 1048576].",
         ],
         [
             "encoding",
@@ -604,9 +630,13 @@ class Options(usage.Options):
             ("websocket-write-timeout", "websocket_write_timeout"),
             ("encoding", "encoding"),
             ("max-queue-size", "max_queue_size"),
+            ("streaming-write-timeout", "streaming_write_timeout"),
+            ("max-message-size", "max_message_size"),
         ):
             if self[flag] is not None:
                 kwargs[field] = self[flag]
+                if flag in _ZERO_ALLOWED and self[flag] == 0:
+                    kwargs[field] = None
         kwargs.update(self["http_limits"])
         if self["origins"]:
             kwargs["origins"] = tuple(self["origins"])

@@ -5,12 +5,14 @@ until it has carried enough, and tells its session when the client leaves.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
+from twisted.internet.interfaces import IReactorTime
 from zope.interface import implementer
 
 from ..framing import HEARTBEAT
 from ..interfaces import IReceiver
+from .stall import StallTimer, abort
 
 __all__ = ["HTTPReceiver", "PollingReceiver", "StreamingReceiver"]
 
@@ -94,16 +96,33 @@ class PollingReceiver(HTTPReceiver):
 class StreamingReceiver(HTTPReceiver):
     """
     Carries frames until C{limit} bytes of them were written.
+
+    A client that stops reading while frames keep coming fills the
+    connection's buffer: after C{write_timeout} seconds of that (C{None}:
+    never) the connection is aborted, which frees the buffer and interrupts
+    the session.
     """
 
-    __slots__ = ("limit", "sent")
+    __slots__ = ("limit", "sent", "_stall", "_channel")
 
     prelude = b""
 
-    def __init__(self, request: Any, session: Any, limit: int) -> None:
+    def __init__(
+        self,
+        request: Any,
+        session: Any,
+        limit: int,
+        write_timeout: Optional[float] = None,
+        clock: Optional[IReactorTime] = None,
+    ) -> None:
         HTTPReceiver.__init__(self, request, session)
         self.limit = limit
         self.sent = 0
+        if clock is None:
+            from twisted.internet import reactor as clock  # type: ignore[assignment]
+        self._stall = StallTimer(write_timeout, clock, self._stalled)
+        # the request forgets its channel once it is done; the timer must not
+        self._channel = getattr(request, "channel", None)
 
     def begin(self) -> None:
         self.request.registerProducer(self, True)
@@ -118,18 +137,36 @@ class StreamingReceiver(HTTPReceiver):
     # IPushProducer: the HTTP connection tells when it is full or drained.
 
     def pauseProducing(self) -> None:
+        self._stall.start()
         self.session.throttle()
 
     def resumeProducing(self) -> None:
+        self._stall.stop()
         self.session.unthrottle()
 
     def stopProducing(self) -> None:
-        pass
+        self._stall.stop()
 
     def close(self) -> None:
         if not self.done:
+            # A timer that runs (the client is not reading) keeps running:
+            # the response's end may never be read either.
             self.request.unregisterProducer()
         HTTPReceiver.close(self)
+
+    def _lost(self, reason: Any) -> None:
+        self._stall.stop()
+        self._channel = None
+        HTTPReceiver._lost(self, reason)
+
+    def _stalled(self) -> None:
+        channel, self._channel = self._channel, None
+        if channel is None:
+            return
+        if self.done and not getattr(channel, "_waitingForTransport", False):
+            # Ended, and the connection drained since: nothing is stuck.
+            return
+        abort(channel.transport)
 
     def send_frame(self, frame: bytes) -> None:
         if self.done:

@@ -21,8 +21,17 @@ from ..interfaces import IReceiver
 
 __all__ = ["Hixie76Protocol", "upgrade_hixie76", "key_number", "handshake_digest"]
 
-#: The most a peer may buffer in one unfinished frame.
-MAX_FRAME = 16 * 1024 * 1024
+#: hixie-76 has no close codes: a message over the limit is answered with
+#: this SockJS frame (on the framed endpoint) and the closing handshake.
+TOO_BIG = (1009, "Message too big")
+
+
+def _frame_end(buffer: bytearray, start: int) -> int:
+    """
+    Where the text frame in C{buffer} ends (its C{0xFF}), searching from
+    C{start}; -1 when it has not arrived yet.
+    """
+    return buffer.find(b"\xff", start)
 
 
 def key_number(key: bytes) -> int:
@@ -39,7 +48,11 @@ def key_number(key: bytes) -> int:
     number = int(digits)
     if number % spaces:
         raise ValueError("malformed hixie-76 key")
-    return number // spaces
+    number //= spaces
+    if number > 0xFFFFFFFF:
+        # the digest packs it as a 32-bit unsigned integer
+        raise ValueError("malformed hixie-76 key")
+    return number
 
 
 def handshake_digest(key1: bytes, key2: bytes, key3: bytes) -> bytes:
@@ -65,25 +78,43 @@ class Hixie76Protocol(Protocol):
         key1: bytes,
         key2: bytes,
     ) -> None:
+        from .websocket import _Backpressure
+
         self._resource = resource
         self._session_id = session_id
         self._info = info
         self._raw = raw
         self._keys = (key1, key2)
-        self._buffer = b""
+        # Frames are cut from the front of one bytearray (cheap in
+        # CPython) and only bytes not searched yet are searched for a
+        # frame's end: linear in what arrives, however it is split.
+        self._buffer = bytearray()
+        self._scanned = 1
+        self._limit: Optional[int] = resource.options.max_message_size
         self._open = False
         self._closed = False
+        self._backpressure = _Backpressure(
+            self, resource.options.websocket_write_timeout, resource.clock
+        )
         self.session: Optional[Any] = None
 
+    def connectionMade(self) -> None:
+        self.transport.registerProducer(self._backpressure, True)
+
     def dataReceived(self, data: bytes) -> None:
-        self._buffer += data
+        if self._closed:
+            return
+        buffer = self._buffer
+        buffer += data
         if not self._open:
-            if len(self._buffer) < 8:
+            if len(buffer) < 8:
                 return
-            key3, self._buffer = self._buffer[:8], self._buffer[8:]
+            key3 = bytes(buffer[:8])
+            del buffer[:8]
             try:
                 digest = handshake_digest(self._keys[0], self._keys[1], key3)
             except ValueError:
+                self._closed = True
                 self.transport.loseConnection()
                 return
             self.transport.write(digest)
@@ -106,25 +137,41 @@ class Hixie76Protocol(Protocol):
         self.session.attach(self)
 
     def _read_frames(self) -> None:
-        while self._buffer and not self._closed:
-            kind = self._buffer[0]
+        buffer = self._buffer
+        limit = self._limit
+        while buffer and not self._closed:
+            kind = buffer[0]
             if kind == 0x00:
-                end = self._buffer.find(b"\xff", 1)
+                end = _frame_end(buffer, self._scanned)
                 if end < 0:
-                    if len(self._buffer) > MAX_FRAME:
-                        self.transport.loseConnection()
+                    self._scanned = len(buffer)
+                    if limit is not None and len(buffer) - 1 > limit:
+                        self._too_big()
                     return
-                payload, self._buffer = self._buffer[1:end], self._buffer[end + 1 :]
+                self._scanned = 1
+                if limit is not None and end - 1 > limit:
+                    self._too_big()
+                    return
+                payload = bytes(buffer[1:end])
+                del buffer[: end + 1]
                 self._message(payload)
             elif kind == 0xFF:
-                if len(self._buffer) < 2:
+                if len(buffer) < 2:
                     return
                 # closing handshake: answer it and hang up
                 self.close()
                 return
             else:
+                self._closed = True
+                self._buffer = bytearray()
                 self.transport.loseConnection()
                 return
+
+    def _too_big(self) -> None:
+        session = self.session
+        if session is not None:
+            session.close(*TOO_BIG)
+        self.close()
 
     def _message(self, payload: bytes) -> None:
         session = self.session
@@ -137,6 +184,7 @@ class Hixie76Protocol(Protocol):
                 messages = parse_websocket_message(payload)
         except (BrokenJSON, UnicodeDecodeError):
             self._closed = True
+            self._buffer = bytearray()
             self.transport.loseConnection()
             return
         if messages:
@@ -144,6 +192,9 @@ class Hixie76Protocol(Protocol):
 
     def connectionLost(self, reason: Any = None) -> None:
         self._closed = True
+        self._buffer = bytearray()
+        self._backpressure.timer.stop()
+        self.transport = None  # frees its buffer now, not at the next gc pass
         session, self.session = self.session, None
         if session is not None:
             session.receiver_lost(self)
@@ -168,8 +219,11 @@ class Hixie76Protocol(Protocol):
     def close(self) -> None:
         if not self._closed:
             self._closed = True
+            self._buffer = bytearray()
             self.transport.write(b"\xff\x00")
             self.transport.loseConnection()
+            # a client that reads nothing cannot hold the close open
+            self._backpressure.timer.start()
 
 
 def upgrade_hixie76(

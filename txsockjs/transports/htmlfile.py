@@ -4,7 +4,7 @@ The C{htmlfile} transport: a forever-loading page that calls its parent.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from ..framing import json_string
 from .base import StreamingReceiver
@@ -43,8 +43,16 @@ class HtmlFile(StreamingReceiver):
 
     content_type = b"text/html; charset=UTF-8"
 
-    def __init__(self, request: Any, session: Any, limit: int, callback: bytes) -> None:
-        StreamingReceiver.__init__(self, request, session, limit)
+    def __init__(
+        self,
+        request: Any,
+        session: Any,
+        limit: int,
+        callback: bytes,
+        write_timeout: Optional[float] = None,
+        clock: Any = None,
+    ) -> None:
+        StreamingReceiver.__init__(self, request, session, limit, write_timeout, clock)
         self.callback = callback
 
     def first_bytes(self) -> bytes:

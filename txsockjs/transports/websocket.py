@@ -9,9 +9,10 @@ websocket connection is a session of its own.
 from __future__ import annotations
 
 import struct
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
+from autobahn.util import encode_truncate
 from twisted.internet.interfaces import IPushProducer
 from twisted.protocols.policies import ProtocolWrapper
 from twisted.web.server import NOT_DONE_YET
@@ -20,6 +21,7 @@ from zope.interface import implementer
 from ..framing import BrokenJSON, parse_websocket_message
 from ..interfaces import IReceiver
 from ..session import RequestInfo, Session, SessionState
+from .stall import StallTimer, abort
 
 __all__ = [
     "SockJSWebSocketProtocol",
@@ -30,19 +32,35 @@ __all__ = [
 ]
 
 
-def make_factory(template: Optional[WebSocketServerFactory]) -> WebSocketServerFactory:
+def make_factory(
+    template: Optional[WebSocketServerFactory], max_message_size: Optional[int] = None
+) -> WebSocketServerFactory:
     """
     The factory whose protocol options our websocket connections use: the
-    user's own (compression, frame limits, ...) or a default one.
+    user's own (compression, ...) or a default one, limited to
+    C{max_message_size} bytes per incoming message and frame.
+
+    Autobahn checks both limits as soon as a frame's header is read (a
+    compressed message: while it inflates), so a client announcing a huge
+    frame is refused before its payload is buffered. A user's factory that
+    already has a smaller limit keeps it.
     """
     if template is not None:
-        return template
-    factory = WebSocketServerFactory()
-    # SockJS decodes every message as UTF-8 itself (and closes the
-    # connection when that fails), so Autobahn's own pass is work done twice.
-    # Unmasking is done by _Unmasker (see onFrameBegin), which costs far
-    # less per small frame than building Autobahn's native masker.
-    factory.setProtocolOptions(utf8validateIncoming=False, applyMask=False)
+        factory = template
+    else:
+        factory = WebSocketServerFactory()
+        # SockJS decodes every message as UTF-8 itself (and closes the
+        # connection when that fails), so Autobahn's own pass is work done
+        # twice. Unmasking is done by _Unmasker (see onFrameBegin), which
+        # costs far less per small frame than building Autobahn's native
+        # masker.
+        factory.setProtocolOptions(utf8validateIncoming=False, applyMask=False)
+    if max_message_size is not None:
+        limits = {}
+        for name in ("maxFramePayloadSize", "maxMessagePayloadSize"):
+            current = getattr(factory, name, 0) or 0
+            limits[name] = max_message_size if current <= 0 else min(current, max_message_size)
+        factory.setProtocolOptions(**limits)
     return factory
 
 
@@ -95,41 +113,36 @@ def _text_header(length: int) -> bytes:
 class _Backpressure:
     """
     Registered with a websocket's TCP connection: when its write buffer is
-    full the session's producer is paused, and with a write timeout a
-    connection that stays full that long is dropped.
+    full the session's producer is paused, and a connection that stays full
+    for the write timeout is aborted (its session ends, its buffer is
+    freed).
     """
 
-    __slots__ = ("_protocol", "_timeout", "_clock", "_call")
+    __slots__ = ("_protocol", "timer")
 
     def __init__(self, protocol: Any, timeout: Optional[float], clock: Any) -> None:
         self._protocol = protocol
-        self._timeout = timeout
-        self._clock = clock
-        self._call = None
+        self.timer = StallTimer(timeout, clock, self._expired)
 
     def pauseProducing(self) -> None:
         session = self._protocol.session
         if session is not None:
             session.throttle()
-        if self._timeout is not None and self._call is None:
-            self._call = self._clock.callLater(self._timeout, self._expired)
+        self.timer.start()
 
     def resumeProducing(self) -> None:
-        if self._call is not None:
-            self._call.cancel()
-            self._call = None
+        self.timer.stop()
         session = self._protocol.session
         if session is not None:
             session.unthrottle()
 
     def stopProducing(self) -> None:
-        if self._call is not None:
-            self._call.cancel()
-            self._call = None
+        self.timer.stop()
 
     def _expired(self) -> None:
-        self._call = None
-        self._protocol.dropConnection(abort=True)
+        # Autobahn may count the connection as closed already (a close that
+        # waits for its buffer to drain): go to the transport itself.
+        abort(self._protocol.transport)
 
 
 @implementer(IReceiver)
@@ -144,6 +157,10 @@ class SockJSWebSocketProtocol(WebSocketServerProtocol):
     session: Optional[Session] = None
     session_class = Session
     _awaiting_pong = False
+    _backpressure: Optional[_Backpressure] = None
+    #: the websocket close (code, reason) a close sends instead of just
+    #: hanging up: set when the client is refused for what it sent
+    _refused: Optional[Tuple[int, str]] = None
     transport_name = "websocket"
 
     def onConnect(self, request: Any) -> None:
@@ -151,9 +168,10 @@ class SockJSWebSocketProtocol(WebSocketServerProtocol):
 
     def onOpen(self) -> None:
         resource = self.sockjs_resource
-        self.transport.registerProducer(
-            _Backpressure(self, resource.options.websocket_write_timeout, resource.clock), True
+        self._backpressure = _Backpressure(
+            self, resource.options.websocket_write_timeout, resource.clock
         )
+        self.transport.registerProducer(self._backpressure, True)
         self.session = resource.new_session(
             self.sockjs_session_id,
             self.sockjs_request,
@@ -195,10 +213,43 @@ class SockJSWebSocketProtocol(WebSocketServerProtocol):
             self.onMessage(payload, self.message_is_binary)
         self.message_data = None
 
+    def _max_message_size_exceeded(self, size: int, limit: int, reason: str) -> None:
+        # Autobahn's hook for maxFramePayloadSize / maxMessagePayloadSize.
+        # Autobahn itself would drop the TCP connection (failByDrop): RFC
+        # 6455 7.4.1 answers 1009, and sockjs-client reports the code of a
+        # SockJS close frame, not the websocket's, so both go out.
+        self.failedByMe = True  # the rest of the message is discarded
+        self.message_data = None
+        # Reading (and discarding) the rest of a huge frame is work for
+        # nothing: the closing handshake timeout ends the connection.
+        self.transport.pauseProducing()
+        self._refuse(1009, "Message too big")
+
+    def _refuse(self, code: int, reason: str) -> None:
+        """
+        End the session for the client's fault: C{c[code,reason]} (SockJS)
+        then a websocket close frame with C{code}.
+        """
+        self._refused = (code, reason)
+        session = self.session
+        if session is not None and session.state is not SessionState.CLOSED:
+            session.close(code, reason)
+        else:
+            self.close()
+
     def onClose(self, wasClean: bool, code: Optional[int], reason: Optional[str]) -> None:
+        if self._backpressure is not None:
+            self._backpressure.timer.stop()
         session, self.session = self.session, None
         if session is not None:
             session.receiver_lost(self, clean=wasClean)
+
+    def connectionLost(self, reason: Any = None) -> None:
+        WebSocketServerProtocol.connectionLost(self, reason)
+        # Autobahn's protocol sits in reference cycles: without this, the
+        # lost connection and its write buffer (megabytes for a reader that
+        # stopped reading) would wait for a garbage collection pass.
+        self.transport = None
 
     # IReceiver
 
@@ -227,9 +278,28 @@ class SockJSWebSocketProtocol(WebSocketServerProtocol):
         self.sendPing()
 
     def close(self) -> None:
-        # The close frame went out as a SockJS frame; end the connection
-        # right after it (sockjs-client takes the code from the frame).
-        self.dropConnection(abort=False)
+        if self._refused is not None:
+            self._send_close_frame(*self._refused)
+        else:
+            # The close frame went out as a SockJS frame; end the connection
+            # right after it (sockjs-client takes the code from the frame).
+            self.dropConnection(abort=False)
+        self._closing()
+
+    def _send_close_frame(self, code: int, reason: str) -> None:
+        # sendClose refuses the codes only an endpoint that received bad
+        # data may send (1007, 1009, ...); sendCloseFrame sends any.
+        if self.state == WebSocketServerProtocol.STATE_OPEN:
+            self.sendCloseFrame(code, encode_truncate(reason, 123), isReply=False)
+        else:
+            self.dropConnection(abort=False)
+
+    def _closing(self) -> None:
+        # A close may wait for a buffer the client never drains (a heartbeat
+        # close of a reader that stopped reading): it gets the write timeout
+        # to finish, then the connection is aborted.
+        if self._backpressure is not None and self.state != WebSocketServerProtocol.STATE_OPEN:
+            self._backpressure.timer.start()
 
 
 class RawSession(Session):
@@ -270,7 +340,8 @@ class RawWebSocketProtocol(SockJSWebSocketProtocol):
         try:
             message = payload.decode("utf-8")
         except UnicodeDecodeError:
-            self.sendClose(1007, "Invalid UTF-8")
+            # RFC 6455 7.4.1: 1007, data inconsistent with the message type
+            self._refuse(1007, "Invalid UTF-8")
             return
         session.deliver([message])
 
@@ -279,13 +350,17 @@ class RawWebSocketProtocol(SockJSWebSocketProtocol):
             self.sendMessage(message.encode("utf-8", "surrogatepass"), False)
 
     def close_with(self, code: int, reason: str) -> None:
-        if not (code == 1000 or 3000 <= code <= 4999):
+        if code not in _SENDABLE_CODES and not 3000 <= code <= 4999:
             code = 1000
-        self.sendClose(code, reason)
+        self._send_close_frame(code, reason)
+        self._closing()
 
     def close(self) -> None:
-        self.sendClose(1000)
+        self.close_with(*(self._refused or (1000, "")))
 
+
+#: the close codes of RFC 6455 an endpoint may send in a close frame
+_SENDABLE_CODES = frozenset(WebSocketServerProtocol.CLOSE_STATUS_CODES_ALLOWED)
 
 _BAD_UPGRADE = b'Not a valid websocket request: Can "Upgrade" only to "WebSocket".'
 _BAD_CONNECTION = b'Not a valid websocket request: "Connection" must be "Upgrade".'
@@ -364,7 +439,38 @@ def _take_over(request: Any, protocol: Any) -> Any:
     # The HTTP channel paused the connection while it served the request.
     if IPushProducer.providedBy(transport):
         transport.resumeProducing()
+    # The channel and the request (a reference cycle, freed only by a
+    # garbage collection pass) must not keep the connection, and what is
+    # buffered in it, alive once it is lost: an aborted stalled reader's
+    # buffer is freed at once.
+    request.transport = None
+    if hasattr(channel, "_networkProducer"):
+        channel._networkProducer = _NO_PRODUCER
     return transport
+
+
+class _NoProducer:
+    """
+    Stands for the connection in an HTTP channel that handed it over.
+    """
+
+    def pauseProducing(self) -> None:
+        pass
+
+    def resumeProducing(self) -> None:
+        pass
+
+    def stopProducing(self) -> None:
+        pass
+
+    def registerProducer(self, producer: Any, streaming: bool) -> None:
+        pass
+
+    def unregisterProducer(self) -> None:
+        pass
+
+
+_NO_PRODUCER = _NoProducer()
 
 
 def _plain_400(request: Any, body: bytes) -> bytes:

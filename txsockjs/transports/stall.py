@@ -1,0 +1,73 @@
+"""
+The write timeout every receiver shares: a connection whose peer stops
+reading is aborted, not kept (with everything buffered for it) for ever.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+from twisted.internet.interfaces import IReactorTime
+
+__all__ = ["StallTimer", "abort"]
+
+
+class StallTimer:
+    """
+    Fires C{expired} once C{timeout} seconds passed since L{start} without a
+    L{stop}.
+
+    Started when a connection's write buffer fills (C{pauseProducing}) or
+    when it is closed with writes that may still be pending; stopped when it
+    drains or is lost. With C{timeout} C{None} it never starts.
+    """
+
+    __slots__ = ("_timeout", "_clock", "_expired", "_call")
+
+    def __init__(
+        self,
+        timeout: Optional[float],
+        clock: IReactorTime,
+        expired: Callable[[], Any],
+    ) -> None:
+        self._timeout = timeout
+        self._clock = clock
+        self._expired = expired
+        self._call: Any = None
+
+    @property
+    def running(self) -> bool:
+        """
+        Whether the timer was started and has neither fired nor stopped.
+        """
+        return self._call is not None
+
+    def start(self) -> None:
+        """
+        Start counting, unless already counting (the first start counts).
+        """
+        if self._timeout is not None and self._call is None:
+            self._call = self._clock.callLater(self._timeout, self._fire)
+
+    def stop(self) -> None:
+        call, self._call = self._call, None
+        if call is not None and call.active():
+            call.cancel()
+
+    def _fire(self) -> None:
+        self._call = None
+        self._expired()
+
+
+def abort(transport: Any) -> None:
+    """
+    Drop C{transport} at once, with whatever is buffered for it (the peer
+    does not read it); a transport that cannot abort is closed.
+    """
+    if transport is None:
+        return
+    method = getattr(transport, "abortConnection", None)
+    if method is None:
+        transport.loseConnection()
+    else:
+        method()
