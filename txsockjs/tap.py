@@ -22,6 +22,7 @@ ports stop listening.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 from urllib.parse import urlsplit
@@ -68,7 +69,9 @@ __all__ = [
 
 _log = Logger()
 
-DEFAULT_LISTEN = "tcp:8080"
+#: Local only unless told otherwise (--listen tcp:8080 for every interface),
+#: as the examples do: a demo started by hand is not exposed to the network.
+DEFAULT_LISTEN = "tcp:8080:interface=127.0.0.1"
 DEFAULT_PREFIX = "/sockjs"
 SHUTDOWN_CODE = 1001
 SHUTDOWN_REASON = "Server shutting down"
@@ -104,6 +107,17 @@ def load_object(dotted: str, what: str = "handler") -> Any:
     except reflect.ModuleNotFound as e:
         raise HandlerError(f"{what} {dotted!r}: {e}") from None
     except reflect.ObjectNotFound as e:
+        top = dotted.split(".")[0]
+        try:
+            found = importlib.util.find_spec(top) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            raise HandlerError(
+                f"{what} {dotted!r}: no module named {top!r} on sys.path; "
+                f"add the folder that holds it to PYTHONPATH "
+                f"(PYTHONPATH=. when it is in the current directory)"
+            ) from None
         raise HandlerError(f"{what} {dotted!r}: {e}") from None
     except AttributeError as e:
         # the module imported, the name is not in it
@@ -380,11 +394,26 @@ class Options(usage.Options):
         self["origins"] = []
         self["disabled_transports"] = []
 
+    def parseOptions(self, options: Optional[Sequence[str]] = None) -> None:
+        """
+        Parse; under twistd (a parent command), a bad value ends the program
+        with one line that names it, instead of twistd's page of usage.
+        """
+        try:
+            super().parseOptions(options)
+        except usage.UsageError as e:
+            if getattr(self, "parent", None) is None:
+                raise
+            raise SystemExit(
+                f"twistd sockjs: {e} (twistd sockjs --help lists the options)"
+            ) from None
+
     def opt_listen(self, description: str) -> None:
         """
         A strports/endpoint description to listen on (tcp:8080,
         ssl:8443:privateKey=key.pem:certKey=cert.pem, unix:/run/s.sock, ...);
-        may repeat [default: tcp:8080].
+        may repeat [default: tcp:8080:interface=127.0.0.1, this machine
+        only; tcp:8080 listens on every interface].
         """
         self["listen"].append(description)
 
