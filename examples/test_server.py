@@ -100,6 +100,7 @@ def main(argv: list | None = None) -> None:
     args = parser.parse_args(argv)
 
     from twisted.internet import reactor
+    from twisted.internet.error import CannotListenError
 
     if args.verbose:
         from twisted.python import log
@@ -111,9 +112,23 @@ def main(argv: list | None = None) -> None:
         disconnect_delay=args.disconnect_delay,
         sockjs_url=args.sockjs_url,
     )
-    site = (Site if args.verbose else QuietSite)(make_root(base, reactor))
+    root = make_root(base, reactor)
+    site = (Site if args.verbose else QuietSite)(root)
     site.noisy = False
-    port = reactor.listenTCP(args.port, site, interface=args.host)
+    try:
+        port = reactor.listenTCP(args.port, site, interface=args.host)
+    except CannotListenError as e:
+        sys.exit(
+            f"test_server: cannot listen on {args.host}:{args.port} ({e.socketError}); "
+            "is another server there? Pick another port with --port"
+        )
+    # Ctrl-C, SIGTERM: every session gets c[1001,"Server shutting down"]
+    # while the port still listens (as twistd sockjs does)
+    from txsockjs.tap import close_sessions
+
+    reactor.addSystemEventTrigger(
+        "before", "shutdown", close_sessions, list(root.children.values()), reactor, 3.0
+    )
     print(f"txsockjs test server on http://{args.host}:{port.getHost().port}", flush=True)
     reactor.run()
 
