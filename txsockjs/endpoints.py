@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.test_endpoints -*-
 """
 A C{sockjs:} server endpoint: any program that listens on an endpoint
-description can listen over SockJS instead.
+description can listen over SockJS instead::
 
     sockjs:tcp:8080:interface=127.0.0.1:prefix=/chat
     sockjs:tcp:8080:prefix=/chat:heartbeat_delay=10:raw_websocket=yes
@@ -108,8 +108,8 @@ class SockJSListeningPort:
     The port of a L{SockJSServerEndpoint}: the inner endpoint's port, whose
     C{stopListening} first closes the SockJS sessions.
 
-    @ivar port: the inner L{IListeningPort}.
-    @ivar site: the L{Site} listening on it.
+    @ivar port: the inner C{IListeningPort}.
+    @ivar site: the C{Site} listening on it.
     @ivar resource: the L{txsockjs.SockJSResource}.
     """
 
@@ -153,7 +153,7 @@ class SockJSListeningPort:
 class SockJSServerEndpoint:
     """
     Listens with a protocol factory served over SockJS, in a twisted.web
-    L{Site}, on another stream server endpoint.
+    C{Site}, on another stream server endpoint.
     """
 
     def __init__(

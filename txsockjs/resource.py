@@ -423,7 +423,7 @@ class _SockJSSite(Site):
 class Folder(Resource):
     """
     A node of a resource tree: its children, and 404 for anything else
-    (without the deprecated default of L{Resource.getChild}).
+    (without the deprecated default of C{Resource.getChild}).
     """
 
     def getChild(self, path: bytes, request: Any) -> Resource:
@@ -440,7 +440,7 @@ def SockJSFactory(
     reactor: Optional[IReactorTime] = None,
 ) -> Site:
     """
-    A ready twisted.web L{Site} serving C{factory} over SockJS at C{prefix}
+    A ready twisted.web C{Site} serving C{factory} over SockJS at C{prefix}
     (C{""} or C{"/"} for the site's root). Listening starts C{factory}
     (C{doStart}); stopping closes every session and stops it.
     """

@@ -1,16 +1,16 @@
 # -*- test-case-name: tests.test_tap -*-
 """
-C{twistd sockjs}: serve Twisted protocols over SockJS with no code.
+C{twistd sockjs}: serve Twisted protocols over SockJS with no code::
 
     twistd -n sockjs --handler=pkg.mod.factory --prefix=/echo \\
         --listen=tcp:8080:interface=127.0.0.1
 
 A handler is named by a dotted name, which may be:
 
-  - an L{IProtocolFactory} provider (a factory instance),
-  - a L{Factory} subclass (instantiated with no arguments),
-  - a L{Protocol} subclass, or any class whose instances provide
-    L{IProtocol} (wrapped with L{Factory.forProtocol}),
+  - an C{IProtocolFactory} provider (a factory instance),
+  - a C{Factory} subclass (instantiated with no arguments),
+  - a C{Protocol} subclass, or any class whose instances provide
+    C{IProtocol} (wrapped with C{Factory.forProtocol}),
   - any other callable, called with no arguments, that returns one of the
     above.
 
@@ -557,11 +557,17 @@ class Options(usage.Options):
         raise usage.UsageError(f"{flag} {dotted!r}: {_describe(obj)} will not do")
 
 
-# usage.Options shows an opt_ method's docstring as it is: make each one line
-for _name, _method in list(vars(Options).items()):
-    if _name.startswith("opt_") and _method.__doc__:
-        _method.__doc__ = " ".join(_method.__doc__.split())
-del _name, _method
+def _one_line_docstrings(options: type) -> None:
+    """
+    C{usage.Options} shows an C{opt_} method's docstring as it is: make
+    each one line.
+    """
+    for name, method in list(vars(options).items()):
+        if name.startswith("opt_") and method.__doc__:
+            method.__doc__ = " ".join(method.__doc__.split())
+
+
+_one_line_docstrings(Options)
 
 
 def _accept_deflate(offers: Iterable[Any]) -> Any:
@@ -616,7 +622,7 @@ class SockJSService(service.MultiService):
     @ivar resources: C{{"/prefix": SockJSResource}}.
     @ivar factories: the application factories served, started and stopped
         with the service.
-    @ivar site: the L{twisted.web.server.Site}.
+    @ivar site: the C{twisted.web.server.Site}.
     @ivar ports: the listening ports, once listening.
     """
 
@@ -649,7 +655,7 @@ class SockJSService(service.MultiService):
 
     def listen(self, endpoint: Any) -> service.IService:
         """
-        Also listen on C{endpoint}, an L{IStreamServerEndpoint} or an
+        Also listen on C{endpoint}, an C{IStreamServerEndpoint} or an
         endpoint description string.
         """
         name = endpoint if isinstance(endpoint, str) else repr(endpoint)
