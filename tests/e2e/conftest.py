@@ -11,6 +11,9 @@ import pytest
 
 from .support import CHROMIUM, CHROMIUM_ARGS, OFFLINE_ARGS, require_browser, require_node_client, start_servers
 
+#: trial's notice that it does not run these tests (see that module)
+collect_ignore = ["test_under_trial.py"]
+
 
 @pytest.fixture(scope="session")
 def e2e_servers() -> Iterator[dict]:
