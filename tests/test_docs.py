@@ -81,3 +81,43 @@ class ReadmeCommandsTests(unittest.SynchronousTestCase):
         with open(os.path.join(ROOT, ".ci", "run"), encoding="utf-8") as f:
             lines = [line.strip() for line in f if line.strip() and not line.startswith("#")]
         self.assertIn(self.commands()[1], lines)
+
+
+class TenLineServerTests(unittest.SynchronousTestCase):
+    def test_readme_example_serves(self) -> None:
+        """
+        The README's ten-line server, run as written but on a free port,
+        answers the SockJS greeting and an xhr session at /echo, and stops
+        on SIGTERM with status 0.
+        """
+        text = readme()
+        section = text[text.index("A ten-line server\n") :]
+        code = re.search(r"\.\. code-block:: python\n\n((?:    .*\n|\n)+?)\S", section)
+        assert code is not None
+        source = "\n".join(line[4:] for line in code.group(1).splitlines())
+        self.assertLessEqual(len([line for line in source.splitlines() if line.strip()]), 10)
+        self.assertIn("reactor.listenTCP(8080, site", source)
+        source = source.replace(
+            "reactor.listenTCP(8080, site",
+            "port = reactor.listenTCP(0, site",
+        ).replace("reactor.run()", "print(port.getHost().port, flush=True)\nreactor.run()")
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [ROOT, env.get("PYTHONPATH")]))
+        process = subprocess.Popen(
+            [sys.executable, "-c", source], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        )
+        try:
+            assert process.stdout is not None
+            port = int(process.stdout.readline())
+            import urllib.request
+
+            base = f"http://127.0.0.1:{port}/echo"
+            with urllib.request.urlopen(base, timeout=10) as response:
+                self.assertEqual(response.read(), b"Welcome to SockJS!\n")
+            with urllib.request.urlopen(urllib.request.Request(base + "/0/a/xhr", b""), timeout=10) as r:
+                self.assertEqual(r.read(), b"o\n")
+        finally:
+            process.terminate()
+            _, err = process.communicate(timeout=20)
+        self.assertEqual(process.returncode, 0, err)
+        self.assertNotIn("Traceback", err)
