@@ -167,7 +167,8 @@ def main(argv: list | None = None) -> None:
         "before", "shutdown", close_sessions, [root.children[b"multiplex"]], reactor, 3.0
     )
     address = port.getHost()
-    print(f"multiplex demo on http://{address.host}:{address.port}/", flush=True)
+    # once running: Ctrl-C and SIGTERM are handled from here on
+    reactor.callWhenRunning(print, f"multiplex demo on http://{address.host}:{address.port}/", flush=True)
     reactor.run()
 
 

@@ -129,7 +129,8 @@ def main(argv: list | None = None) -> None:
     reactor.addSystemEventTrigger(
         "before", "shutdown", close_sessions, list(root.children.values()), reactor, 3.0
     )
-    print(f"txsockjs test server on http://{args.host}:{port.getHost().port}", flush=True)
+    # once running: Ctrl-C and SIGTERM are handled from here on
+    reactor.callWhenRunning(print, f"txsockjs test server on http://{args.host}:{port.getHost().port}", flush=True)
     reactor.run()
 
 

@@ -186,12 +186,16 @@ def main(argv: Optional[list] = None) -> None:
     address = port.getHost()
     local = os.path.exists(args.sockjs_js)
     shown = "127.0.0.1" if address.host == "0.0.0.0" else address.host
-    print(f"chat on http://{shown}:{address.port}/ : open it in two browser tabs; Ctrl-C stops", flush=True)
-    print(
-        "sockjs-client: "
-        + ("the local npm copy" if local else f"{CDN_SOCKJS} (no local copy: install npm, then run scripts/demo.sh)"),
-        flush=True,
+    sockjs_client = (
+        "the local npm copy" if local else f"{CDN_SOCKJS} (no local copy: install npm, then run scripts/demo.sh)"
     )
+
+    def ready() -> None:
+        # once running: Ctrl-C and SIGTERM are handled from here on
+        print(f"chat on http://{shown}:{address.port}/ : open it in two browser tabs; Ctrl-C stops", flush=True)
+        print(f"sockjs-client: {sockjs_client}", flush=True)
+
+    reactor.callWhenRunning(ready)
     reactor.run()
 
 
