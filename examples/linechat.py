@@ -2,7 +2,7 @@
 A LineReceiver chat, served unchanged over raw TCP and over SockJS at once:
 telnet users and browser users share one room.
 
-    python examples/linechat.py
+    python examples/linechat.py            [--host 127.0.0.1] [--port 8080] [--tcp-port 8023]
     telnet 127.0.0.1 8023
 
 and, in a page that loads sockjs-client::
@@ -30,9 +30,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import List, Set
+from typing import Any, List, Set
 
+from twisted.internet import defer
 from twisted.internet.endpoints import serverFromString
+from twisted.internet.error import CannotListenError
 from twisted.internet.protocol import Factory
 from twisted.logger import globalLogBeginner, textFileLogObserver
 from twisted.protocols.basic import LineReceiver
@@ -99,25 +101,83 @@ def listen(reactor, descriptions: List[str], chat: ChatFactory):
     )
 
 
+def _why(failure: Any) -> str:
+    """
+    One line for a failure to listen.
+    """
+    error = failure.value
+    if isinstance(error, CannotListenError):
+        return (
+            f"cannot listen on {error.interface or '*'}:{error.port} ({error.socketError}); "
+            "is another server there? Pick other ports with --port and --tcp-port"
+        )
+    return failure.getErrorMessage()
+
+
+def start(reactor: Any, descriptions: List[str], chat: ChatFactory) -> defer.Deferred:
+    """
+    Listen on every description, or on none: when one fails, the ports
+    already listening are closed, and the Deferred fails with one line
+    saying which description failed and why.
+    """
+    results = []
+    for description in descriptions:
+        try:
+            results.append(serverFromString(reactor, description).listen(chat))
+        except Exception as e:  # a description that does not parse
+            results.append(defer.fail(e))
+
+    def check(outcomes: list) -> Any:
+        ports = [value for ok, value in outcomes if ok]
+        for (ok, value), description in zip(outcomes, descriptions):
+            if not ok:
+                message = f"{description}: {_why(value)}"
+                stopped = defer.gatherResults([defer.maybeDeferred(p.stopListening) for p in ports])
+                return stopped.addBoth(lambda _: defer.fail(ValueError(message)))
+        return ports
+
+    return defer.DeferredList(results, consumeErrors=True).addCallback(check)
+
+
 def main(argv: List[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1", help="interface of both ports [default: 127.0.0.1]")
+    parser.add_argument("--port", type=int, default=8080, help="the SockJS (HTTP) port [default: 8080]")
+    parser.add_argument("--tcp-port", type=int, default=8023, help="the raw TCP (telnet) port [default: 8023]")
     parser.add_argument(
         "--listen",
         action="append",
-        help="an endpoint description; may repeat [default: tcp:8023 and "
-        "sockjs:tcp:8080:prefix=/chat, both on 127.0.0.1]",
+        help="an endpoint description; may repeat; replaces --port and --tcp-port",
     )
     args = parser.parse_args(argv)
     descriptions = args.listen or [
-        "tcp:8023:interface=127.0.0.1",
-        "sockjs:tcp:8080:interface=127.0.0.1:prefix=/chat",
+        f"tcp:{args.tcp_port}:interface={args.host}",
+        f"sockjs:tcp:{args.port}:interface={args.host}:prefix=/chat",
     ]
     from twisted.internet import reactor
 
-    globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stdout)])
-    d = listen(reactor, descriptions, factory)
-    d.addErrback(lambda f: (print(f.getErrorMessage()), reactor.stop()))
+    globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stdout)], redirectStandardIO=False)
+    status = []
+
+    def listening(ports: list) -> None:
+        for description, port in zip(descriptions, ports):
+            print(f"linechat: {description} listening on {port.getHost()}", flush=True)
+
+        # SIGTERM, Ctrl-C: the SockJS port closes its sessions first
+        # (c[1001,"Server shutting down"]), then every port stops.
+        def stop() -> defer.Deferred:
+            return defer.gatherResults([defer.maybeDeferred(p.stopListening) for p in ports])
+
+        reactor.addSystemEventTrigger("before", "shutdown", stop)
+
+    def failed(failure: Any) -> None:
+        print(f"linechat: {failure.getErrorMessage()}", file=sys.stderr, flush=True)
+        status.append(1)
+        reactor.stop()
+
+    reactor.callWhenRunning(lambda: start(reactor, descriptions, factory).addCallbacks(listening, failed))
     reactor.run()
+    sys.exit(status[0] if status else 0)
 
 
 if __name__ == "__main__":

@@ -157,6 +157,7 @@ def main(argv: list | None = None) -> None:
     args = parser.parse_args(argv)
 
     from twisted.internet import reactor
+    from twisted.internet.error import CannotListenError
 
     if args.verbose:
         from twisted.python import log
@@ -189,12 +190,27 @@ def main(argv: list | None = None) -> None:
         sockjs_url=args.sockjs_url,
         **limits,
     )
-    site = (SockJSSite if args.verbose else QuietSite)(
-        make_root(base, reactor), base, reactor=reactor
-    )
+    root = make_root(base, reactor)
+    site = (SockJSSite if args.verbose else QuietSite)(root, base, reactor=reactor)
     site.noisy = False
-    port = reactor.listenTCP(args.port, site, interface=args.host)
-    print(f"txsockjs test server on http://{args.host}:{port.getHost().port}", flush=True)
+    try:
+        port = reactor.listenTCP(args.port, site, interface=args.host)
+    except CannotListenError as e:
+        sys.exit(
+            f"test_server: cannot listen on {args.host}:{args.port} ({e.socketError}); "
+            "is another server there? Pick another port with --port"
+        )
+    # Ctrl-C, SIGTERM: every session gets c[1001,"Server shutting down"]
+    # while the port still listens (as twistd sockjs does)
+    from txsockjs.tap import close_sessions
+
+    endpoints = [r for r in root.children.values() if isinstance(r, SockJSResource)]
+
+    reactor.addSystemEventTrigger(
+        "before", "shutdown", close_sessions, endpoints, reactor, 3.0
+    )
+    # once running: Ctrl-C and SIGTERM are handled from here on
+    reactor.callWhenRunning(print, f"txsockjs test server on http://{args.host}:{port.getHost().port}", flush=True)
     reactor.run()
 
 

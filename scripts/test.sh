@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Install everything the test suite needs on a fresh machine, then run it.
+# Install everything the test suite needs on a fresh machine, then run it:
+# .venv (made or reused) gets txsockjs with its [test] extra,
+# scripts/install-test-deps.sh gets Debian's chromium, node and the npm
+# packages. Arguments go to pytest.
 #   bash scripts/test.sh              the whole suite (browser and Node tests included)
 #   bash scripts/test.sh -m "not e2e" the fast suite alone
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
+make_venv
 
-python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'
-if [ -f scripts/install-test-deps.sh ]; then
-    bash scripts/install-test-deps.sh
-fi
-exec python3 -m pytest tests "$@"
+pip_install test -e '.[test]'
+PYTHON="$PY" bash scripts/install-test-deps.sh
+exec "$PY" -m pytest tests "$@"

@@ -125,6 +125,20 @@ class ParseTests(unittest.SynchronousTestCase):
         self.assertIsNone(endpoint.options.max_message_size)
         self.assertIsNone(endpoint.options.streaming_write_timeout)
         self.assertIsNone(endpoint.options.websocket_write_timeout)
+    def test_unknown_keyword(self) -> None:
+        """
+        A keyword neither the sockjs endpoint nor the inner one takes is
+        named, with the valid ones (sockjs's and the inner endpoint's), in a
+        L{ValueError} rather than the parser's C{TypeError}.
+        """
+        e = self.assertRaises(
+            ValueError, serverFromString, reactor, "sockjs:tcp:8085:interface=127.0.0.1:bogus=1"
+        )
+        message = str(e)
+        self.assertIn("unknown keyword 'bogus'", message)
+        for valid in ("prefix", "heartbeat_delay", "shutdown_timeout", "interface", "backlog"):
+            self.assertIn(valid, message)
+        self.assertNotIn("\n", message)
 
     def test_direct(self) -> None:
         """

@@ -234,12 +234,12 @@ class PluginTests(unittest.SynchronousTestCase):
 class OptionsTests(unittest.SynchronousTestCase):
     def test_defaults(self) -> None:
         """
-        With only a handler: mounted at C{/sockjs}, listening on
-        C{tcp:8080}, with the default endpoint options.
+        With only a handler: mounted at C{/sockjs}, listening on port 8080
+        of 127.0.0.1 only, with the default endpoint options.
         """
         config = parse(["--handler", "tests.test_tap.echo_factory"])
         self.assertEqual(config["mounts"], [(("sockjs",), "tests.test_tap.echo_factory")])
-        self.assertEqual(config["listen"], ["tcp:8080"])
+        self.assertEqual(config["listen"], ["tcp:8080:interface=127.0.0.1"])
         self.assertEqual(config["sockjs_options"], txsockjs.Options())
         self.assertIsNone(config["static"])
         self.assertEqual(config["shutdown-timeout"], 3.0)
@@ -475,7 +475,9 @@ class LoadHandlerTests(unittest.SynchronousTestCase):
         Each way a name can be wrong gives a one-line message that says
         which.
         """
-        self.assertHandlerError("no_such_module_here.x", "no_such_module_here")
+        self.assertHandlerError(
+            "no_such_module_here.x", "no module named 'no_such_module_here' on sys.path", "PYTHONPATH"
+        )
         self.assertHandlerError("tests.test_tap.nothing_here", "nothing_here")
         self.assertHandlerError("tests.no_such_submodule.x", "no_such_submodule")
         self.assertHandlerError("", "empty")
@@ -819,19 +821,23 @@ class _Collector(protocol.ProcessProtocol):
         self.ended.callback(reason.value)
 
 
-def spawn_twistd(test: unittest.TestCase, *args: str) -> _Collector:
+def spawn_twistd(test: unittest.TestCase, *args: str, copy_linechat: bool = False) -> _Collector:
     """
-    Run C{twistd -n sockjs ARGS} with the repository on the path.
+    Run C{twistd -n sockjs ARGS} with the repository on the path, in a
+    fresh directory (holding a copy of examples/linechat.py when asked).
     """
     cwd = temp_path(test)
     os.makedirs(cwd)
+    if copy_linechat:
+        shutil.copy(os.path.join(ROOT, "examples", "linechat.py"), cwd)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [ROOT, env.get("PYTHONPATH")]))
     collector = _Collector()
     argv = [
         sys.executable,
         "-c",
-        "from twisted.scripts.twistd import run; run()",
+        # as the twistd script: the current directory is not on sys.path
+        "import sys; sys.path.remove(''); from twisted.scripts.twistd import run; run()",
         "-n",
         "--pidfile=",
         "--logfile=-",
@@ -871,6 +877,37 @@ class TwistdTests(HTTPClientMixin, unittest.TestCase):
         self.assertNotIn("Traceback", err + bytes(process.out).decode())
         self.assertEqual(len(err.strip().splitlines()), 1, err)
         self.assertIn("no_such_package", err)
+
+    @defer.inlineCallbacks
+    def test_module_beside_twistd_without_pythonpath(self) -> None:
+        """
+        A handler module in the current directory, which twistd does not put
+        on sys.path: one line says the module was not found and to set
+        PYTHONPATH.
+        """
+        process = spawn_twistd(self, "--handler=linechat.factory", "--listen=tcp:0", copy_linechat=True)
+        self.kill_later(process)
+        reason = yield process.ended
+        self.assertEqual(reason.exitCode, 1)
+        err = bytes(process.err).decode()
+        self.assertEqual(len(err.strip().splitlines()), 1, err)
+        self.assertIn("no module named 'linechat' on sys.path", err)
+        self.assertIn("PYTHONPATH=.", err)
+
+    @defer.inlineCallbacks
+    def test_bad_value_is_one_line(self) -> None:
+        """
+        A bad option value ends twistd with one line naming it, not
+        twistd's page of usage.
+        """
+        process = spawn_twistd(self, "--handler=tests.test_tap.Upper", "--heartbeat-delay=soon")
+        self.kill_later(process)
+        reason = yield process.ended
+        self.assertEqual(reason.exitCode, 1)
+        output = (bytes(process.err) + bytes(process.out)).decode()
+        self.assertEqual(len(output.strip().splitlines()), 1, output)
+        self.assertIn("--heartbeat-delay 'soon'", output)
+        self.assertIn("--help", output)
 
     @defer.inlineCallbacks
     def test_serve_and_sigterm(self) -> None:

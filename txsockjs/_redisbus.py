@@ -3,7 +3,7 @@
 L{RedisBus}: the message bus over Redis pub/sub, for several processes.
 
 Two connections through one Twisted client endpoint, each kept up by a
-L{ClientService} (reconnecting with backoff on an injected clock): one
+C{ClientService} (reconnecting with backoff on an injected clock): one
 subscribes (and is subscribed again to every channel after a reconnect), one
 publishes. A message published while Redis is unreachable cannot reach the
 other processes: it is delivered to this process's subscribers, logged and
@@ -77,7 +77,7 @@ class _Publisher(txredisapi.RedisProtocol):
 
 class _Factory(Factory):
     """
-    Builds txredisapi protocols for a L{ClientService}; also the few
+    Builds txredisapi protocols for a C{ClientService}; also the few
     attributes those protocols read from their factory.
     """
 

@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_site -*-
 """
-The twisted.web L{Site} every txsockjs server listens with: the HTTP limits
+The twisted.web C{Site} every txsockjs server listens with: the HTTP limits
 that only the connection, not a resource, can enforce.
 
   - the request body limit, answered with 413 as soon as C{Content-Length}
@@ -348,7 +348,7 @@ class _Refused(Protocol):
 
 class SockJSSite(server.Site):
     """
-    A twisted.web L{Site} with the HTTP limits of an L{Options}
+    A twisted.web C{Site} with the HTTP limits of an L{Options}
     (C{max_body_size}, C{header_timeout}, C{idle_timeout},
     C{max_connections}); it starts and stops C{factories} with itself, and
     shuts C{resources} (L{txsockjs.SockJSResource}s) down when it stops.

@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.test_endpoints -*-
 """
 A C{sockjs:} server endpoint: any program that listens on an endpoint
-description can listen over SockJS instead.
+description can listen over SockJS instead::
 
     sockjs:tcp:8080:interface=127.0.0.1:prefix=/chat
     sockjs:tcp:8080:prefix=/chat:heartbeat_delay=10:raw_websocket=yes
@@ -32,9 +32,12 @@ C{c[1001,"Server shutting down"]} first.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Tuple
+import inspect
+import re
+from typing import Any, Dict, List, Optional, Tuple
 
 from twisted.internet import defer
+from twisted.internet import endpoints as _twisted_endpoints
 from twisted.internet.endpoints import quoteStringArgument, serverFromString
 from twisted.internet.interfaces import (
     IListeningPort,
@@ -149,8 +152,8 @@ class SockJSListeningPort:
     The port of a L{SockJSServerEndpoint}: the inner endpoint's port, whose
     C{stopListening} first closes the SockJS sessions.
 
-    @ivar port: the inner L{IListeningPort}.
-    @ivar site: the L{Site} listening on it.
+    @ivar port: the inner C{IListeningPort}.
+    @ivar site: the C{Site} listening on it.
     @ivar resource: the L{txsockjs.SockJSResource}.
     """
 
@@ -194,7 +197,7 @@ class SockJSListeningPort:
 class SockJSServerEndpoint:
     """
     Listens with a protocol factory served over SockJS, in a twisted.web
-    L{Site}, on another stream server endpoint.
+    C{Site}, on another stream server endpoint.
     """
 
     def __init__(
@@ -261,6 +264,29 @@ def _unparse(args: Tuple[str, ...], kwargs: Dict[str, str]) -> str:
     return ":".join(parts)
 
 
+def _valid_keywords(args: Tuple[str, ...]) -> List[str]:
+    """
+    The keywords a C{sockjs:} description takes: its own, then those of the
+    inner endpoint when Twisted's parser for it can be inspected.
+    """
+    own = ["prefix", "shutdown_timeout", *_KEYWORDS]
+    kind = args[0].split(":", 1)[0] if args else ""
+    parser = getattr(_twisted_endpoints, "_serverParsers", {}).get(kind.lower())
+    inner: List[str] = []
+    if parser is not None:
+        try:
+            parameters = inspect.signature(parser).parameters.values()
+        except (TypeError, ValueError):
+            parameters = []
+        inner = [
+            p.name
+            for p in parameters
+            if p.default is not inspect.Parameter.empty
+            and p.kind is not inspect.Parameter.VAR_KEYWORD
+        ]
+    return own + inner
+
+
 def parseStreamServer(reactor: Any, *args: str, **kwargs: str) -> SockJSServerEndpoint:
     """
     The L{SockJSServerEndpoint} a C{sockjs:...} description names.
@@ -282,7 +308,19 @@ def parseStreamServer(reactor: Any, *args: str, **kwargs: str) -> SockJSServerEn
         options = Options(**fields)
     except (TypeError, ValueError) as e:
         raise ValueError(f"sockjs endpoint: {e}") from None
-    inner = serverFromString(reactor, _unparse(args, kwargs))
+    description = _unparse(args, kwargs)
+    try:
+        inner = serverFromString(reactor, description)
+    except TypeError as e:
+        # the inner endpoint's parser refused a keyword: name it, and what
+        # would do
+        match = re.search(r"keyword argument '([^']+)'", str(e))
+        if match is None:
+            raise ValueError(f"sockjs endpoint: {description!r}: {e}") from None
+        raise ValueError(
+            f"sockjs endpoint: unknown keyword {match.group(1)!r}; "
+            f"valid: {', '.join(_valid_keywords(args))}"
+        ) from None
     return SockJSServerEndpoint(
         inner, prefix, options, reactor=reactor, shutdown_timeout=shutdown_timeout
     )

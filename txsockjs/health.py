@@ -4,7 +4,7 @@ Draining one process out of a load balancer without losing a message.
 
 L{Health} is the URL the balancer checks: 200 while serving, 404 once
 draining (HAProxy's C{http-check disable-on-404}, nginx's passive checks).
-L{Drain} is the state machine a stopping process goes through:
+L{Drain} is the state machine a stopping process goes through::
 
     SERVING --drain()--> DRAINING --timeout--> CLOSING --> DONE
                           health 404           every session gets c[1001,...]

@@ -35,7 +35,7 @@ class IReceiver(Interface):
 class ISockJSSession(Interface):
     """
     One SockJS session as the application sees it. It is also the
-    L{twisted.internet.interfaces.ITransport} of the application's protocol.
+    C{twisted.internet.interfaces.ITransport} of the application's protocol.
     """
 
     session_id = Attribute("The session id from the URL (C{str}).")

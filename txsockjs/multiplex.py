@@ -9,7 +9,7 @@ connection, messages of the form C{type,topic[,payload]}:
   - C{msg,topic,payload}: one message on it (the payload may hold commas);
   - C{uns,topic}: close it.
 
-The server answers with C{msg,topic,payload} and C{uns,topic} the same way.
+The server answers with C{msg,topic,payload} and C{uns,topic} the same way::
 
     from txsockjs.multiplex import MultiplexFactory
     SockJSResource(MultiplexFactory({"chat": chat_factory, "ticker": ticker}))

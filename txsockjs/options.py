@@ -68,6 +68,10 @@ class Options:
     """
     Options of a L{txsockjs.SockJSResource}.
 
+    The site-wide limits (C{header_timeout}, C{idle_timeout},
+    C{max_connections}, C{max_body_size}) are those of the L{Options} given
+    to the L{txsockjs.SockJSSite}; C{None} turns any of them off.
+
     @ivar websocket: serve the C{websocket} transport (and say so in C{/info}).
     @ivar raw_websocket: serve C{/websocket}, a websocket with no SockJS framing.
     @ivar jsessionid: C{None}/C{False} for no cookie; C{True} to set
@@ -108,13 +112,10 @@ class Options:
         derived from the file descriptor limit (L{default_max_connections}).
     @ivar max_sessions: sessions one endpoint holds at once; a request that
         would open one more gets 503.
-    The site-wide limits (C{header_timeout}, C{idle_timeout},
-    C{max_connections}, C{max_body_size}) are those of the L{Options} given
-    to the L{txsockjs.SockJSSite}; C{None} turns any of them off.
     @ivar max_message_size: the largest incoming websocket message (and
         frame) in bytes, on the SockJS, raw and hixie-76 websockets; a larger
-        one is refused as soon as its frame header says so, with close code
-        1009. C{None}: no limit.
+        one is refused as soon as its frame header says so, with the close
+        code 1009; C{None}: no limit.
     @ivar streaming_write_timeout: seconds a streaming response
         (C{xhr_streaming}, C{eventsource}, C{htmlfile}) may stay unable to
         drain its writes before its connection is aborted and its session

@@ -547,7 +547,7 @@ def _method_not_allowed(request: Any, allowed: bytes) -> bytes:
 class Folder(Resource):
     """
     A node of a resource tree: its children, and 404 for anything else
-    (without the deprecated default of L{Resource.getChild}).
+    (without the deprecated default of C{Resource.getChild}).
     """
 
     def getChild(self, path: bytes, request: Any) -> Resource:
@@ -564,7 +564,7 @@ def SockJSFactory(
     reactor: Optional[IReactorTime] = None,
 ) -> Site:
     """
-    A ready twisted.web L{Site} (a L{SockJSSite}, with the HTTP limits of
+    A ready twisted.web C{Site} (a L{SockJSSite}, with the HTTP limits of
     C{options}) serving C{factory} over SockJS at C{prefix} (C{""} or C{"/"}
     for the site's root). Listening starts C{factory} (C{doStart});
     stopping closes every session and stops it.

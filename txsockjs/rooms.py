@@ -32,7 +32,7 @@ class _Room:
 
 class Rooms:
     """
-    The rooms of one application in this process, over C{bus}.
+    The rooms of one application in this process, over C{bus}::
 
         rooms = Rooms(bus)
         rooms.join("lobby", self.transport)        # in connectionMade

@@ -7,7 +7,7 @@ attached, sends heartbeats, closes itself when no receiver comes back within
 the disconnect delay, and hands each incoming message to the protocol.
 
 It behaves as a Twisted TCP transport does (C{connectionLost} in a later
-turn, L{IPushProducer} for incoming messages, C{abortConnection} dropping
+turn, C{IPushProducer} for incoming messages, C{abortConnection} dropping
 what is queued), bounds what it holds for its client (C{max_queue_size}),
 and fails alone: what raises in one session closes that session with 1011.
 """
@@ -245,7 +245,7 @@ class Session:
 
     It behaves as a TCP transport does: C{connectionLost} comes in a later
     reactor turn than the call that closed the session, the protocol may
-    pause and resume the delivery of incoming messages (L{IPushProducer}),
+    pause and resume the delivery of incoming messages (C{IPushProducer}),
     and C{abortConnection} drops what is queued.
     """
 

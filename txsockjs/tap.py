@@ -1,16 +1,16 @@
 # -*- test-case-name: tests.test_tap -*-
 """
-C{twistd sockjs}: serve Twisted protocols over SockJS with no code.
+C{twistd sockjs}: serve Twisted protocols over SockJS with no code::
 
     twistd -n sockjs --handler=pkg.mod.factory --prefix=/echo \\
         --listen=tcp:8080:interface=127.0.0.1
 
 A handler is named by a dotted name, which may be:
 
-  - an L{IProtocolFactory} provider (a factory instance),
-  - a L{Factory} subclass (instantiated with no arguments),
-  - a L{Protocol} subclass, or any class whose instances provide
-    L{IProtocol} (wrapped with L{Factory.forProtocol}),
+  - an C{IProtocolFactory} provider (a factory instance),
+  - a C{Factory} subclass (instantiated with no arguments),
+  - a C{Protocol} subclass, or any class whose instances provide
+    C{IProtocol} (wrapped with C{Factory.forProtocol}),
   - any other callable, called with no arguments, that returns one of the
     above.
 
@@ -27,6 +27,7 @@ handler that is a callable taking a C{bus} argument is called with it.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 from urllib.parse import urlsplit
@@ -75,7 +76,9 @@ __all__ = [
 
 _log = Logger()
 
-DEFAULT_LISTEN = "tcp:8080"
+#: Local only unless told otherwise (--listen tcp:8080 for every interface),
+#: as the examples do: a demo started by hand is not exposed to the network.
+DEFAULT_LISTEN = "tcp:8080:interface=127.0.0.1"
 DEFAULT_PREFIX = "/sockjs"
 SHUTDOWN_CODE = 1001
 SHUTDOWN_REASON = "Server shutting down"
@@ -111,6 +114,17 @@ def load_object(dotted: str, what: str = "handler") -> Any:
     except reflect.ModuleNotFound as e:
         raise HandlerError(f"{what} {dotted!r}: {e}") from None
     except reflect.ObjectNotFound as e:
+        top = dotted.split(".")[0]
+        try:
+            found = importlib.util.find_spec(top) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            raise HandlerError(
+                f"{what} {dotted!r}: no module named {top!r} on sys.path; "
+                f"add the folder that holds it to PYTHONPATH "
+                f"(PYTHONPATH=. when it is in the current directory)"
+            ) from None
         raise HandlerError(f"{what} {dotted!r}: {e}") from None
     except AttributeError as e:
         # the module imported, the name is not in it
@@ -511,11 +525,26 @@ class Options(usage.Options):
         self["origins"] = []
         self["disabled_transports"] = []
 
+    def parseOptions(self, options: Optional[Sequence[str]] = None) -> None:
+        """
+        Parse; under twistd (a parent command), a bad value ends the program
+        with one line that names it, instead of twistd's page of usage.
+        """
+        try:
+            super().parseOptions(options)
+        except usage.UsageError as e:
+            if getattr(self, "parent", None) is None:
+                raise
+            raise SystemExit(
+                f"twistd sockjs: {e} (twistd sockjs --help lists the options)"
+            ) from None
+
     def opt_listen(self, description: str) -> None:
         """
         A strports/endpoint description to listen on (tcp:8080,
         ssl:8443:privateKey=key.pem:certKey=cert.pem, unix:/run/s.sock, ...);
-        may repeat [default: tcp:8080].
+        may repeat [default: tcp:8080:interface=127.0.0.1, this machine
+        only; tcp:8080 listens on every interface].
         """
         self["listen"].append(description)
 
@@ -683,11 +712,17 @@ class Options(usage.Options):
         raise usage.UsageError(f"{flag} {dotted!r}: {_describe(obj)} will not do")
 
 
-# usage.Options shows an opt_ method's docstring as it is: make each one line
-for _name, _method in list(vars(Options).items()):
-    if _name.startswith("opt_") and _method.__doc__:
-        _method.__doc__ = " ".join(_method.__doc__.split())
-del _name, _method
+def _one_line_docstrings(options: type) -> None:
+    """
+    C{usage.Options} shows an C{opt_} method's docstring as it is: make
+    each one line.
+    """
+    for name, method in list(vars(options).items()):
+        if name.startswith("opt_") and method.__doc__:
+            method.__doc__ = " ".join(method.__doc__.split())
+
+
+_one_line_docstrings(Options)
 
 
 def _accept_deflate(offers: Iterable[Any]) -> Any:
@@ -742,7 +777,7 @@ class SockJSService(service.MultiService):
     @ivar resources: C{{"/prefix": SockJSResource}}.
     @ivar factories: the application factories served, started and stopped
         with the service.
-    @ivar site: the L{twisted.web.server.Site}.
+    @ivar site: the C{twisted.web.server.Site}.
     @ivar ports: the listening ports, once listening.
     """
 
@@ -797,7 +832,7 @@ class SockJSService(service.MultiService):
 
     def listen(self, endpoint: Any) -> service.IService:
         """
-        Also listen on C{endpoint}, an L{IStreamServerEndpoint} or an
+        Also listen on C{endpoint}, an C{IStreamServerEndpoint} or an
         endpoint description string.
         """
         name = endpoint if isinstance(endpoint, str) else repr(endpoint)

@@ -9,7 +9,10 @@ from typing import Any, Iterator
 
 import pytest
 
-from .support import CHROMIUM, CHROMIUM_ARGS, require_browser, require_node_client, start_servers
+from .support import CHROMIUM, CHROMIUM_ARGS, OFFLINE_ARGS, require_browser, require_node_client, start_servers
+
+#: trial's notice that it does not run these tests (see that module)
+collect_ignore = ["test_under_trial.py"]
 
 
 @pytest.fixture(scope="session")
@@ -38,6 +41,25 @@ def chromium() -> Iterator[Any]:
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def offline_chromium() -> Iterator[Any]:
+    """
+    Like L{chromium}, but with no network beyond 127.0.0.1 (OFFLINE_ARGS):
+    what a page does on a machine with no internet.
+    """
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS + OFFLINE_ARGS
+        )
         try:
             yield browser
         finally:

@@ -37,6 +37,14 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 
+#: Chromium with no network beyond 127.0.0.1: every host name resolves to
+#: nothing, and any other address goes to a proxy that is not there.
+OFFLINE_ARGS = [
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+    "--proxy-server=http://127.0.0.1:9",
+    "--proxy-bypass-list=127.0.0.1",
+]
+
 #: Transports sockjs-client offers in Chromium, and whether each works only
 #: when the page shares the endpoint's origin.
 BROWSER_TRANSPORTS = [
@@ -96,16 +104,23 @@ class Server:
     A server subprocess that prints its base URL on its first line.
     """
 
-    def __init__(self, argv: List[str], name: str) -> None:
+    def __init__(
+        self,
+        argv: List[str],
+        name: str,
+        cwd: str = REPO,
+        env: Optional[dict] = None,
+        start_timeout: float = 20,
+    ) -> None:
         self.name = name
         self.output: List[str] = []
         self.process = subprocess.Popen(
             argv,
-            cwd=REPO,
+            cwd=cwd,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+            env=dict(env if env is not None else os.environ, PYTHONUNBUFFERED="1"),
             preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
         )
         found = threading.Event()
@@ -123,7 +138,7 @@ class Server:
             found.set()
 
         threading.Thread(target=read, daemon=True).start()
-        if not found.wait(20) or not self.url:
+        if not found.wait(start_timeout) or not self.url:
             self.stop()
             raise RuntimeError(f"{name} did not start: {''.join(self.output)}")
 

@@ -107,3 +107,91 @@ def test_sockjs_client_from_the_cdn_without_npm(chat_server: str) -> None:
 
     with urllib.request.urlopen(chat_server + "/sockjs.min.js") as response:  # the test server: local
         assert b"SockJS" in response.read(200000)
+
+
+def test_page_fits_320_pixels(chromium: Any, chat_server: str, tmp_path: Any) -> None:
+    """
+    On a 320x640 screen nothing is wider than the screen and the Send
+    button is on it; a screenshot is saved for a look.
+    """
+    context = chromium.new_context(viewport={"width": 320, "height": 640})
+    try:
+        page = context.new_page()
+        page.goto(chat_server + "/?transport=xhr-streaming&name=phone")
+        page.wait_for_selector('body[data-state="open"]', timeout=10000)
+        page.fill("#text", "a message long enough to wrap on a narrow screen, and then some more")
+        page.click("#send")
+        page.locator("#log li.message", has_text="narrow screen").wait_for(timeout=10000)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 320
+        for selector in ("#send", "#text", "#name", "#choose", "#status"):
+            box = page.locator(selector).bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 320, (selector, box)
+        path = tmp_path / "chat-320.png"
+        page.screenshot(path=str(path))
+        assert path.stat().st_size > 1000
+    finally:
+        context.close()
+
+
+STATE_TRANSPORTS = ["websocket", "xhr-streaming", "eventsource", "iframe-htmlfile", "xhr-polling", "jsonp-polling"]
+
+
+def open_pages(chromium: Any, url: str) -> list:
+    contexts = []
+    for transport in STATE_TRANSPORTS:
+        context = chromium.new_context()
+        contexts.append(context)
+        context.new_page().goto(f"{url}/?transport={transport}&name={transport}")
+    for context, transport in zip(contexts, STATE_TRANSPORTS):
+        page = context.pages[0]
+        page.wait_for_selector(f'body[data-transport="{transport}"][data-state="open"]', timeout=15000)
+    return contexts
+
+
+def test_sigterm_closes_every_page_with_1001(chromium: Any) -> None:
+    """
+    SIGTERM (or Ctrl-C) on the demo: every page, on every transport, gets
+    c[1001,"Server shutting down"] and shows that it is disconnected; the
+    server exits with status 0 and no traceback.
+    """
+    server = Server(
+        [sys.executable, os.path.join(REPO, "examples", "chat", "server.py"), "--port", "0"], "chat"
+    )
+    contexts = []
+    try:
+        contexts = open_pages(chromium, server.url)
+        server.stop()
+        for context, transport in zip(contexts, STATE_TRANSPORTS):
+            page = context.pages[0]
+            page.wait_for_selector('body[data-state="closed"]', timeout=10000)
+            assert page.inner_text("#status") == "disconnected", transport
+            assert "disconnected (1001 Server shutting down)" in page.inner_text("#log"), transport
+        assert server.process.returncode == 0, server.log()
+        assert "Traceback" not in server.log()
+    finally:
+        for context in contexts:
+            context.close()
+        server.stop()
+
+
+def test_vanished_server_shows_as_closed(chromium: Any) -> None:
+    """
+    SIGKILL (no close frame): within 12 s of unanswered pings (+ one ping
+    period) every page says the server is not answering or disconnected.
+    """
+    server = Server(
+        [sys.executable, os.path.join(REPO, "examples", "chat", "server.py"), "--port", "0"], "chat"
+    )
+    contexts = []
+    try:
+        contexts = open_pages(chromium, server.url)
+        server.process.kill()
+        server.process.wait(10)
+        for context, transport in zip(contexts, STATE_TRANSPORTS):
+            page = context.pages[0]
+            page.wait_for_selector('body[data-state="closed"]', timeout=25000)
+            assert page.inner_text("#status") in ("disconnected", "server not answering"), transport
+    finally:
+        for context in contexts:
+            context.close()
+        server.stop()

@@ -1,7 +1,7 @@
 """
 A SockJS client for Twisted: connect any protocol factory to a SockJS server
 (txsockjs, sockjs-node, Spring, Vert.x, ...) over websocket, xhr-streaming or
-xhr-polling, chosen as sockjs-client chooses.
+xhr-polling, chosen as sockjs-client chooses::
 
     from txsockjs.client import SockJSClientEndpoint
     endpoint = SockJSClientEndpoint(reactor, "http://127.0.0.1:8081/echo")

@@ -43,7 +43,7 @@ class SockJSClientEndpoint:
         for a close to finish.
     @param heartbeat_timeout: close with 1006 when nothing (frame,
         heartbeat or websocket ping) comes for this long; C{None}: never.
-    @param tls_policy: an L{IPolicyForHTTPS} for https/wss (trust roots,
+    @param tls_policy: an C{IPolicyForHTTPS} for https/wss (trust roots,
         client certificates); browser-like checks by default.
     @param headers: extra HTTP headers for every request and the websocket
         handshake (C{Origin}, C{Authorization}, ...).

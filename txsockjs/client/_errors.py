@@ -1,9 +1,9 @@
 """
 What a SockJS client session ends with, and why a connection attempt failed.
 
-A protocol's C{connectionLost} gets a L{Failure} wrapping a L{SockJSClose}:
-a L{SockJSCloseDone} (also a L{ConnectionDone}) for a normal close, a
-L{SockJSConnectionLost} (also a L{ConnectionLost}) otherwise, so code written
+A protocol's C{connectionLost} gets a C{Failure} wrapping a L{SockJSClose}:
+a L{SockJSCloseDone} (also a C{ConnectionDone}) for a normal close, a
+L{SockJSConnectionLost} (also a C{ConnectionLost}) otherwise, so code written
 for TCP keeps telling the two apart.
 """
 
