@@ -19,7 +19,7 @@ from twisted.trial import unittest
 
 from txsockjs import Options
 
-from ._e2e import WAIT, Response, ServerMixin, new_id, sleep
+from ._helpers import WAIT, Response, ServerMixin, new_id, sleep
 
 GO_AWAY = 'c[3000,"Go away!"]'
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
