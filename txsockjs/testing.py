@@ -368,6 +368,7 @@ class TestSession:
         path: str,
         session_id: str,
         headers: Optional[Mapping[str, str]],
+        websocket_options: Optional[Mapping[str, object]] = None,
     ) -> None:
         if transport not in RECEIVING:
             raise ValueError(f"not a receiving transport: {transport!r}")
@@ -380,7 +381,7 @@ class TestSession:
         self._server = server
         self._ws: Optional[_WebSocketClient] = None
         if transport == "websocket":
-            self._ws = server._websocket(path + "/websocket", self.headers)
+            self._ws = server._websocket(path + "/websocket", self.headers, websocket_options)
         else:
             server._sessions.append(self)
             self._receive()
@@ -472,6 +473,23 @@ class TestSession:
             return
         for exchange in self.receiving:
             exchange.abort()
+
+    @property
+    def connected(self) -> bool:
+        """
+        Whether the client still has a connection open to the server (a
+        receiving request that did not end, or the websocket).
+        """
+        if self._ws is not None:
+            return self._ws.opened and self._ws.close_info is None
+        return any(not (e.finished or e.closed) for e in self.receiving)
+
+    @property
+    def pings(self) -> int:
+        """
+        How many websocket pings (the websocket's heartbeats) arrived.
+        """
+        return self.websocket.pings  # type: ignore[attr-defined,no-any-return]
 
     def answer_pings(self, answer: bool) -> None:
         """
@@ -568,15 +586,20 @@ class SockJSTestServer:
         prefix: str = "",
         session_id: Optional[str] = None,
         headers: Optional[Mapping[str, str]] = None,
+        websocket_options: Optional[Mapping[str, object]] = None,
     ) -> TestSession:
         """
         Open a session from a new client on C{transport} (any receiving
         transport, C{websocket} included) at the endpoint mounted at
         C{prefix} (C{""} for the site's root).
+
+        @param headers: sent with every request of the session.
+        @param websocket_options: the Autobahn client's protocol options
+            (C{setProtocolOptions}), e.g. compression offers.
         """
         sid = session_id or uuid.uuid4().hex
         path = f"{prefix.rstrip('/')}/000/{sid}"
-        return TestSession(self, transport, path, sid, headers)
+        return TestSession(self, transport, path, sid, headers, websocket_options)
 
     # -- HTTP
 
@@ -672,9 +695,15 @@ class SockJSTestServer:
         pump = IOPump(client, channel, client_transport, server_transport, False, clock=self.clock)
         self._pumps.append((pump, client, server_transport))
 
-    def _websocket(self, path: str, headers: Mapping[str, str]) -> _WebSocketClient:
-        factory = WebSocketClientFactory(f"ws://127.0.0.1:8080{path}", reactor=self.clock, headers=dict(headers))
+    def _websocket(
+        self, path: str, headers: Mapping[str, str], options: Optional[Mapping[str, object]]
+    ) -> _WebSocketClient:
+        factory = WebSocketClientFactory(
+            f"ws://127.0.0.1:8080{path}", reactor=self.clock, headers=dict(headers)
+        )
         factory.protocol = _WebSocketClient
+        if options:
+            factory.setProtocolOptions(**options)
         client = factory.buildProtocol(None)
         self._connect(client)
         self.flush()
