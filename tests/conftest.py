@@ -1,10 +1,13 @@
 """
-Test ordering: the end-to-end tests run last.
+The end-to-end tests run in a pytest invocation of their own::
+
+    python3 -m pytest tests -m "not e2e"
+    python3 -m pytest tests -m e2e
 
 Playwright's synchronous API drives Chromium from a greenlet and an asyncio
-loop of its own; trial test cases run afterwards in the same process (through
-pytest-twisted) no longer see their Deferreds fire. Running the e2e tests
-after every other test keeps one ``pytest tests`` command correct.
+loop of its own; trial test cases run after it in the same process (through
+pytest-twisted) no longer see their Deferreds fire. Rather than depend on an
+order, one invocation that selects both kinds stops at once and says so.
 """
 
 from __future__ import annotations
@@ -14,5 +17,11 @@ from typing import List
 import pytest
 
 
-def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: List[pytest.Item]) -> None:
-    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    items: List[pytest.Item] = session.items
+    e2e = sum(1 for item in items if item.get_closest_marker("e2e") is not None)
+    if e2e and e2e < len(items):
+        raise pytest.UsageError(
+            "the e2e tests run in a pytest invocation of their own: "
+            "pytest tests -m 'not e2e' && pytest tests -m e2e"
+        )

@@ -393,7 +393,12 @@ class TestSession:
     def frames(self) -> List[Frame]:
         """
         Every frame received so far, on every receiving request in turn.
+
+        What the server did outside the client's calls (your protocol's
+        C{transport.send} from a timer, C{session.close()}, ...) is flushed
+        first, so that the answer is what the client got by now.
         """
+        self._server.flush()
         if self._ws is not None:
             return [parse_frame(text) for text in self._ws.received]
         frames: List[Frame] = []
@@ -480,6 +485,7 @@ class TestSession:
         Whether the client still has a connection open to the server (a
         receiving request that did not end, or the websocket).
         """
+        self._server.flush()
         if self._ws is not None:
             return self._ws.opened and self._ws.close_info is None
         return any(not (e.finished or e.closed) for e in self.receiving)
