@@ -152,8 +152,11 @@ class SockJSWebSocketTests(_Base):
         client.send("[]")
         client.send('["x"]')
         self.assertEqual((yield client.message(2)), 'a["x"]')
-        yield sleep(0.05)
-        self.assertEqual(client.messages, ["o", 'a["x"]'])
+        # messages are answered in order: nothing came in between if the
+        # echo of the next one is the third message
+        client.send('["next"]')
+        yield client.message(3)
+        self.assertEqual(client.messages, ["o", 'a["x"]', 'a["next"]'])
 
     @defer.inlineCallbacks
     def test_bare_string(self):
@@ -195,9 +198,13 @@ class SockJSWebSocketTests(_Base):
         b.send('["for b"]')
         self.assertEqual((yield a.message(2)), 'a["for a"]')
         self.assertEqual((yield b.message(2)), 'a["for b"]')
-        yield sleep(0.05)
-        self.assertEqual(a.messages, ["o", 'a["for a"]'])
-        self.assertEqual(b.messages, ["o", 'a["for b"]'])
+        # nothing crossed over: each one's next echo is its third message
+        a.send('["a again"]')
+        b.send('["b again"]')
+        yield a.message(3)
+        yield b.message(3)
+        self.assertEqual(a.messages, ["o", 'a["for a"]', 'a["a again"]'])
+        self.assertEqual(b.messages, ["o", 'a["for b"]', 'a["b again"]'])
 
     @defer.inlineCallbacks
     def test_websocket_does_not_touch_http_sessions(self):
