@@ -103,6 +103,9 @@ class TestSession:
         first, so that the answer is what the client got by now.
         """
         self._server.flush()
+        return self._received()
+
+    def _received(self) -> List[Frame]:
         if self._ws is not None:
             return [parse_frame(text) for text in self._ws.received]
         frames: List[Frame] = []
@@ -197,15 +200,20 @@ class TestSession:
         """
         How many websocket pings (the websocket's heartbeats) arrived.
         """
-        return self.websocket.pings  # type: ignore[attr-defined,no-any-return]
+        return self._websocket_client().pings
 
     def answer_pings(self, answer: bool) -> None:
         """
         Whether the websocket client answers the server's pings.
         """
-        self.websocket.answer_pings = answer  # type: ignore[attr-defined]
+        self._websocket_client().answer_pings = answer
 
     # -- inner workings
+
+    def _websocket_client(self) -> _WebSocketClient:
+        if self._ws is None:
+            raise AttributeError("not a websocket session")
+        return self._ws
 
     def _ws_server_protocol(self) -> object:
         ws = self._ws
@@ -234,7 +242,8 @@ class TestSession:
         last = self.receiving[-1]
         if not (last.finished or last.closed):
             return False
-        if not last.started or last.code != 200 or self.close_frame is not None:
+        closed = any(frame.kind == "c" for frame in self._received())
+        if not last.started or last.code != 200 or closed:
             self.reconnect = False
             return False
         self._receive()
