@@ -12,11 +12,14 @@ serves on 127.0.0.1:8081:
     /cookie_needed_echo       echo, JSESSIONID cookie on
     /amplify                  message "N" answers 2**N "x" (N clamped to 1..19)
     /broadcast                every message goes to every open session
+    /_stats                   JSON: open connections and sessions per endpoint
+                              (for the hostile-client tests; not SockJS)
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from dataclasses import replace
 from typing import Any, Dict
@@ -28,9 +31,8 @@ except ImportError:  # run from a checkout without installing
 
 from twisted.internet.protocol import Factory, Protocol
 from twisted.web.resource import Resource
-from twisted.web.server import Site
 
-from txsockjs import Options, SockJSResource, broadcast
+from txsockjs import Options, SockJSResource, SockJSSite, broadcast
 
 
 class Echo(Protocol):
@@ -57,7 +59,7 @@ class Broadcast(Protocol):
         broadcast(self.factory.resource.open_sessions(), message)
 
 
-class QuietSite(Site):
+class QuietSite(SockJSSite):
     """
     A Site that writes no access log (as sockjs-node does by default).
     """
@@ -82,11 +84,42 @@ def make_root(base: Options | None = None, reactor: Any = None) -> Resource:
         b"broadcast": (Broadcast, base),
     }
     root = Resource()
+    resources = {}
     for name, (protocol, options) in endpoints.items():
         factory = Factory.forProtocol(protocol)
         factory.resource = SockJSResource(factory, options, reactor)
         root.putChild(name, factory.resource)
+        resources[name.decode()] = factory.resource
+    root.putChild(b"_stats", _Stats(resources))
     return root
+
+
+class _Stats(Resource):
+    """
+    How many sessions each endpoint holds and how many connections the site
+    has: what the hostile-client tests check is back to zero.
+    """
+
+    isLeaf = True
+
+    def __init__(self, resources: Dict[str, SockJSResource]) -> None:
+        Resource.__init__(self)
+        self.resources = resources
+
+    def render_GET(self, request: Any) -> bytes:
+        site = request.channel.site
+        stats = {
+            "sessions": {
+                name: len(r.sessions) + len(r.websocket_sessions)
+                for name, r in self.resources.items()
+            },
+            "connections": getattr(site, "connections", None),
+            "evictions": getattr(site, "evictions", None),
+            "refusals": getattr(site, "refusals", None),
+        }
+        request.setHeader(b"content-type", b"application/json")
+        request.setHeader(b"cache-control", b"no-store")
+        return json.dumps(stats).encode()
 
 
 def main(argv: list | None = None) -> None:
@@ -97,6 +130,12 @@ def main(argv: list | None = None) -> None:
     parser.add_argument("--disconnect-delay", type=float, default=5.0)
     parser.add_argument("--sockjs-url", default=Options.sockjs_url)
     parser.add_argument("--verbose", action="store_true", help="log to stdout")
+    # HTTP limits (0 turns one off; default: Options' own)
+    parser.add_argument("--max-body-size", type=int, default=None)
+    parser.add_argument("--header-timeout", type=float, default=None)
+    parser.add_argument("--idle-timeout", type=float, default=None)
+    parser.add_argument("--max-connections", type=int, default=None)
+    parser.add_argument("--max-sessions", type=int, default=None)
     args = parser.parse_args(argv)
 
     from twisted.internet import reactor
@@ -105,13 +144,28 @@ def main(argv: list | None = None) -> None:
         from twisted.python import log
 
         log.startLogging(sys.stdout)
+    http_limits: Dict[str, Any] = {
+        name: (value or None)
+        for name in (
+            "max_body_size",
+            "header_timeout",
+            "idle_timeout",
+            "max_connections",
+            "max_sessions",
+        )
+        for value in [getattr(args, name)]
+        if value is not None
+    }
     base = Options(
         raw_websocket=True,
         heartbeat_delay=args.heartbeat_delay,
         disconnect_delay=args.disconnect_delay,
         sockjs_url=args.sockjs_url,
+        **http_limits,
     )
-    site = (Site if args.verbose else QuietSite)(make_root(base, reactor))
+    site = (SockJSSite if args.verbose else QuietSite)(
+        make_root(base, reactor), base, reactor=reactor
+    )
     site.noisy = False
     port = reactor.listenTCP(args.port, site, interface=args.host)
     print(f"txsockjs test server on http://{args.host}:{port.getHost().port}", flush=True)

@@ -33,3 +33,10 @@ if ! python3 -c "import playwright.sync_api" 2>/dev/null; then
     echo "install-test-deps: pip install playwright (the driver only: no browser download)"
     python3 -m pip install --quiet --disable-pip-version-check "playwright>=1.40"
 fi
+
+# sockjs-node 0.3.24, the reference server the client tests (tests/test_client_peer.py) talk to.
+if [ ! -f tests/peers/sockjs-node/node_modules/sockjs/package.json ] \
+    || ! grep -q '"version": "0.3.24"' tests/peers/sockjs-node/node_modules/sockjs/package.json; then
+    echo "install-test-deps: npm ci in tests/peers/sockjs-node"
+    (cd tests/peers/sockjs-node && { npm ci --no-audit --no-fund --loglevel=error || npm install --no-audit --no-fund --loglevel=error; })
+fi

@@ -35,6 +35,8 @@ from txsockjs.testing import Exchange, SockJSTestServer
 __all__ = [
     "MemoryServerMixin",
     "MemoryClient",
+    "CountingWSClient",
+    "bounded",
     "SHUTDOWN_FRAME",
     "WSClient",
     "connect_ws",
@@ -518,6 +520,82 @@ class HTTPClientMixin:
         if not got_open:
             raise AssertionError(f"no open frame in {b''.join(chunks)[-100:]!r}")
         return chunks, done
+
+
+# -- real ports: a websocket client that counts messages ------------------------
+
+
+class CountingWSClient(WebSocketClientProtocol):
+    """
+    Keeps every text message; lets a test wait for the n-th one or the end.
+    """
+
+    def __init__(self) -> None:
+        WebSocketClientProtocol.__init__(self)
+        self.messages: List[str] = []
+        self.opened: defer.Deferred = defer.Deferred()
+        self.ended: defer.Deferred = defer.Deferred()
+        self.close_info: Optional[Tuple[bool, Any, Any]] = None
+        self._waiters: List[Tuple[int, defer.Deferred]] = []
+
+    def onOpen(self) -> None:
+        self.opened.callback(self)
+
+    def onMessage(self, payload: bytes, isBinary: bool) -> None:
+        self.messages.append(payload.decode("utf-8", "surrogatepass"))
+        # a callback may add waiters while this runs
+        waiters, self._waiters = self._waiters, []
+        keep = []
+        for count, d in waiters:
+            if d.called:
+                continue
+            if len(self.messages) >= count:
+                d.callback(self.messages[count - 1])
+            else:
+                keep.append((count, d))
+        self._waiters = keep + self._waiters
+
+    def onClose(self, wasClean: bool, code: Any, reason: Any) -> None:
+        self.close_info = (wasClean, code, reason)
+        if not self.opened.called:
+            self.opened.errback(AssertionError(f"websocket refused: {code} {reason}"))
+        waiters, self._waiters = self._waiters, []
+        for count, d in waiters:
+            d.errback(AssertionError(f"closed ({code}, {reason!r}) after {self.messages!r}"))
+
+    def connectionLost(self, reason: Any) -> None:
+        WebSocketClientProtocol.connectionLost(self, reason)
+        if not self.ended.called:
+            self.ended.callback(self.close_info)
+
+    # -- for tests
+
+    def message(self, n: int) -> defer.Deferred:
+        """
+        Fire with the n-th message (1-based) once it came.
+        """
+        if len(self.messages) >= n:
+            return defer.succeed(self.messages[n - 1])
+        d: defer.Deferred = defer.Deferred()
+        self._waiters.append((n, d))
+        return d.addTimeout(WAIT, reactor)
+
+    def send(self, text: str) -> None:
+        self.sendMessage(text.encode("utf-8"), False)
+
+    def wait_end(self) -> defer.Deferred:
+        return bounded(self.ended)
+
+    def abort(self) -> None:
+        if not self.ended.called and self.transport is not None:
+            self.transport.abortConnection()
+
+
+def bounded(d: defer.Deferred) -> defer.Deferred:
+    # a bounded wait on a Deferred other code also waits on
+    waiter: defer.Deferred = defer.Deferred()
+    d.addBoth(lambda result: (waiter.called or waiter.callback(result), result)[1])
+    return waiter.addTimeout(WAIT, reactor)
 
 
 # -- in memory -------------------------------------------------------------------

@@ -68,6 +68,15 @@ class ParseTests(unittest.SynchronousTestCase):
         self.assertIsInstance(inner, TCP4ServerEndpoint)
         self.assertEqual((inner._port, inner._interface, inner._backlog), (8080, "127.0.0.1", 7))
 
+    def test_max_queue_size(self) -> None:
+        endpoint = serverFromString(reactor, "sockjs:tcp:0:max_queue_size=65536")
+        self.assertEqual(endpoint.options.max_queue_size, 65536)
+        for bad in ("0", "lots"):
+            e = self.assertRaises(
+                ValueError, serverFromString, reactor, f"sockjs:tcp:0:max_queue_size={bad}"
+            )
+            self.assertIn("max_queue_size", str(e))
+
     def test_escaped_inner(self) -> None:
         """
         The inner description may also be one escaped argument.
@@ -155,3 +164,31 @@ class ListenTests(HTTPClientMixin, unittest.TestCase):
         with self.assertRaises(error.ConnectError):
             yield self.get(base)
         yield wait_until(lambda: not len(port.resource.sessions))
+
+
+class HTTPLimitKeywordTests(unittest.SynchronousTestCase):
+    def test_keywords(self) -> None:
+        """
+        The HTTP limits are endpoint keywords; C{0} or C{none} turns one off.
+        """
+        endpoint = serverFromString(
+            reactor,
+            "sockjs:tcp:0:interface=127.0.0.1:max_body_size=1024:header_timeout=5"
+            ":idle_timeout=0:max_connections=none:max_sessions=7",
+        )
+        options = endpoint.options
+        self.assertEqual(
+            (
+                options.max_body_size,
+                options.header_timeout,
+                options.idle_timeout,
+                options.max_connections,
+                options.max_sessions,
+            ),
+            (1024, 5.0, None, None, 7),
+        )
+
+    def test_bad_keyword_value(self) -> None:
+        self.assertRaises(
+            ValueError, serverFromString, reactor, "sockjs:tcp:0:max_connections=lots"
+        )

@@ -54,6 +54,24 @@ INVALID = [
     ("disabled_transports", ["xhr", "smoke_signals"]),
     ("encoding", "no-such-codec"),
     ("encoding", 8),
+    # -- session limits
+    ("max_queue_size", 0),
+    ("max_queue_size", -1),
+    ("max_queue_size", 1.5),
+    ("max_queue_size", "4096"),
+    ("max_queue_size", True),
+    # -- HTTP limits
+    ("max_body_size", 0),
+    ("max_body_size", 1.5),
+    ("max_body_size", True),
+    ("header_timeout", 0),
+    ("header_timeout", "20"),
+    ("idle_timeout", -1),
+    ("idle_timeout", float("nan")),
+    ("max_connections", 0),
+    ("max_connections", "100"),
+    ("max_sessions", -5),
+    ("max_sessions", False),
 ]
 
 
@@ -77,6 +95,8 @@ class OptionsTests(SynchronousTestCase):
         for transport in TRANSPORTS:
             self.assertTrue(o.serves(transport), transport)
         self.assertFalse(o.serves("raw_websocket"))
+        # room for eight of /amplify's 512 KiB replies
+        self.assertEqual(o.max_queue_size, 4 * 1024 * 1024)
 
     def test_invalid(self):
         for name, value in INVALID:

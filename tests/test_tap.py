@@ -265,6 +265,17 @@ class OptionsTests(unittest.SynchronousTestCase):
         self.assertUsageError([handler, "--shutdown-timeout=-1"], "shutdown-timeout")
         self.assertUsageError([handler, "--check-origin=nowhere.at.all"], "nowhere")
         self.assertUsageError([handler, "--check-origin=tests.test_tap.NOT_A_FACTORY"], "will not do")
+
+    def test_max_queue_size(self):
+        handler = "--handler=tests.test_tap.echo_factory"
+        config = tap.Options()
+        config.parseOptions([handler, "--max-queue-size=65536"])
+        self.assertEqual(config["sockjs_options"].max_queue_size, 65536)
+        config = tap.Options()
+        config.parseOptions([handler])
+        self.assertEqual(config["sockjs_options"].max_queue_size, 4 * 1024 * 1024)
+        self.assertUsageError([handler, "--max-queue-size=0"], "--max-queue-size '0'", "characters")
+        self.assertUsageError([handler, "--max-queue-size=1.5"], "max-queue-size")
         self.assertUsageError([handler, "--websocket-factory=tests.test_tap.Upper"], "will not do")
 
     def test_static_needs_a_prefix(self) -> None:
@@ -775,3 +786,49 @@ class TwistdTests(HTTPClientMixin, unittest.TestCase):
             self.assertEqual(reason.exitCode, 0, output)
         self.assertIn(b"Server Shut Down.", output)
         self.assertNotIn(b"Traceback", output)
+
+
+class HTTPLimitFlagTests(unittest.SynchronousTestCase):
+    def test_flags_reach_options_and_site(self) -> None:
+        """
+        The HTTP limit flags set the L{txsockjs.Options} fields (0 turns a
+        limit off), and the service listens with a L{txsockjs.SockJSSite}
+        holding them.
+        """
+        config = parse(
+            [
+                "--handler=tests.test_tap.echo_factory",
+                "--max-body-size=4096",
+                "--header-timeout=2.5",
+                "--idle-timeout=0",
+                "--max-connections=300",
+                "--max-sessions=0",
+            ]
+        )
+        options = config["sockjs_options"]
+        self.assertEqual(
+            (
+                options.max_body_size,
+                options.header_timeout,
+                options.idle_timeout,
+                options.max_connections,
+                options.max_sessions,
+            ),
+            (4096, 2.5, None, 300, None),
+        )
+        svc = tap.build_service(config)
+        self.assertIsInstance(svc.site, txsockjs.SockJSSite)
+        self.assertEqual(
+            (svc.site.max_body_size, svc.site.header_timeout, svc.site.timeOut, svc.site.max_connections),
+            (4096, 2.5, None, 300),
+        )
+
+    def test_defaults(self) -> None:
+        options = parse(["--handler=tests.test_tap.echo_factory"])["sockjs_options"]
+        self.assertEqual(options.max_body_size, 2 * 1024 * 1024)
+        self.assertEqual(options.max_connections, txsockjs.options.default_max_connections())
+
+    def test_bad_values(self) -> None:
+        for flag in ("--max-body-size=-1", "--header-timeout=soon", "--max-connections=1.5"):
+            with self.assertRaises(usage.UsageError, msg=flag):
+                parse(["--handler=tests.test_tap.echo_factory", flag])

@@ -5,6 +5,7 @@ Mount L{SockJSResource} in any twisted.web tree to serve a Twisted protocol
 factory to browsers over every SockJS transport.
 """
 
+from ._site import SockJSRequest, SockJSSite
 from .broadcast import broadcast
 from .interfaces import IMessageProtocol, IReceiver, ISockJSSession
 from .options import Options
@@ -14,6 +15,8 @@ from .session import RequestInfo, Session, SessionNotOpen, SessionState
 __all__ = [
     "SockJSResource",
     "SockJSFactory",
+    "SockJSSite",
+    "SockJSRequest",
     "Options",
     "Session",
     "SessionState",

@@ -15,9 +15,11 @@ on, except these keywords, which configure the SockJS endpoint:
   - the fields of L{txsockjs.Options}, by name: C{heartbeat_delay},
     C{disconnect_delay}, C{response_limit}, C{websocket}, C{raw_websocket},
     C{jsessionid} (booleans as C{yes}/C{no}, C{true}/C{false}, C{1}/C{0}),
-    C{sockjs_url}, C{websocket_write_timeout}, C{encoding},
+    C{sockjs_url}, C{websocket_write_timeout}, C{encoding}, C{max_queue_size},
     C{origins} and C{disabled_transports} (comma-separated; write the
     colons of C{host:port} patterns as C{\\:});
+  - the HTTP limits C{max_body_size}, C{header_timeout}, C{idle_timeout},
+    C{max_connections}, C{max_sessions} (C{0} or C{none} turns one off);
   - C{shutdown_timeout}: seconds C{stopListening} waits for the clients to
     get the close frame (default 3).
 
@@ -38,10 +40,10 @@ from twisted.internet.interfaces import (
     IReactorTime,
     IStreamServerEndpoint,
 )
-from twisted.web.resource import Resource
 from twisted.web.server import Site
 from zope.interface import implementer
 
+from ._site import SockJSSite
 from .options import Options
 
 __all__ = [
@@ -94,9 +96,34 @@ _KEYWORDS = {
     "jsessionid": _bool,
     "sockjs_url": _text,
     "encoding": _text,
+    "max_queue_size": _number(int),
     "origins": _list,
     "disabled_transports": lambda name, value: frozenset(_list(name, value)),
 }
+
+
+def _limit(kind: type):
+    # an HTTP limit: 0 (or "none") turns it off
+    number = _number(kind)
+
+    def convert(name: str, value: str) -> Any:
+        if value.strip().lower() == "none":
+            return None
+        result = number(name, value)
+        return None if result == 0 else result
+
+    return convert
+
+
+_KEYWORDS.update(
+    {
+        "max_body_size": _limit(int),
+        "header_timeout": _limit(float),
+        "idle_timeout": _limit(float),
+        "max_connections": _limit(int),
+        "max_sessions": _limit(int),
+    }
+)
 
 
 @implementer(IListeningPort)
@@ -191,7 +218,9 @@ class SockJSServerEndpoint:
         from .tap import build_root
 
         root = build_root([(self.segments, resource)])
-        site = _ApplicationSite(root, protocolFactory)
+        site = SockJSSite(
+            root, self.options, factories=[protocolFactory], reactor=self._reactor
+        )
         d = self.endpoint.listen(site)
 
         def wrap(port: IListeningPort) -> SockJSListeningPort:
@@ -200,25 +229,6 @@ class SockJSServerEndpoint:
             )
 
         return d.addCallback(wrap)
-
-
-class _ApplicationSite(Site):
-    """
-    A Site that starts and stops the application factory with itself, as it
-    would be if it listened on its own.
-    """
-
-    def __init__(self, resource: Resource, factory: IProtocolFactory) -> None:
-        super().__init__(resource)
-        self.application_factory = factory
-
-    def startFactory(self) -> None:
-        self.application_factory.doStart()
-        super().startFactory()
-
-    def stopFactory(self) -> None:
-        super().stopFactory()
-        self.application_factory.doStop()
 
 
 def _unparse(args: Tuple[str, ...], kwargs: Dict[str, str]) -> str:

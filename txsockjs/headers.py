@@ -26,13 +26,18 @@ _PUBLIC_A_YEAR = b"public, max-age=%d" % ONE_YEAR
 _PLAIN = b"text/plain; charset=UTF-8"
 
 
-def cors(request: Any) -> None:
+def cors(request: Any, restricted: bool = False) -> None:
     """
     Let the requesting origin read the answer, with credentials.
+
+    @param restricted: the endpoint accepts only some origins (and refused
+        the others already): no C{*} for a request with no C{Origin}.
     """
     origin = request.getHeader(b"origin")
     setHeader = request.responseHeaders.setRawHeaders
     if origin is None:
+        if restricted:
+            return
         setHeader(b"access-control-allow-origin", [b"*"])
     else:
         setHeader(b"access-control-allow-origin", [origin])
@@ -52,13 +57,13 @@ def cache_for_a_year(request: Any) -> None:
     headers.setRawHeaders(b"expires", [datetimeToString(time.time() + ONE_YEAR)])
 
 
-def preflight(request: Any, methods: bytes) -> bytes:
+def preflight(request: Any, methods: bytes, restricted: bool = False) -> bytes:
     """
     Answer a CORS preflight (C{OPTIONS}) allowing C{methods}.
     """
     request.setResponseCode(204)
     cache_for_a_year(request)
-    cors(request)
+    cors(request, restricted)
     headers = request.responseHeaders
     headers.setRawHeaders(b"access-control-allow-methods", [methods])
     headers.setRawHeaders(b"access-control-max-age", [b"%d" % ONE_YEAR])

@@ -10,7 +10,13 @@ import codecs
 from dataclasses import dataclass, field
 from typing import Any, Callable, FrozenSet, Optional, Sequence, Union
 
-__all__ = ["Options", "TRANSPORTS", "DEFAULT_SOCKJS_URL"]
+__all__ = [
+    "Options",
+    "TRANSPORTS",
+    "DEFAULT_SOCKJS_URL",
+    "DEFAULT_MAX_QUEUE_SIZE",
+    "default_max_connections",
+]
 
 #: The sockjs-client release the iframe page loads unless told otherwise.
 DEFAULT_SOCKJS_URL = "https://cdn.jsdelivr.net/npm/sockjs-client@1.6.1/dist/sockjs.min.js"
@@ -30,7 +36,31 @@ TRANSPORTS: FrozenSet[str] = frozenset(
     }
 )
 
+#: Characters of outgoing messages one session may hold (4 MiB of ASCII):
+#: eight of /amplify's largest (512 KiB) replies, far above what a client
+#: that polls leaves waiting, and a bound on what one that never polls costs.
+DEFAULT_MAX_QUEUE_SIZE = 4 * 1024 * 1024
+
 JSessionIdSetter = Callable[[Any], None]
+
+
+def default_max_connections() -> int:
+    """
+    The default connection cap: the process's file descriptor limit
+    (C{RLIMIT_NOFILE}, soft) less a reserve for everything else the process
+    opens (an eighth of it, between 64 and 1024), so that connections can
+    never use up the descriptors and stop the server from accepting.
+    """
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, OSError, ValueError):  # pragma: no cover (not POSIX)
+        return 1000
+    if soft == resource.RLIM_INFINITY or soft <= 0:
+        soft = 1 << 20
+    return max(16, soft - max(64, min(soft // 8, 1024)))
+
 
 
 @dataclass(frozen=True)
@@ -57,6 +87,29 @@ class Options:
         with 403.
     @ivar disabled_transports: transport names (see L{TRANSPORTS}) not served.
     @ivar encoding: the codec between SockJS text and a wrapped protocol's bytes.
+    @ivar max_queue_size: characters (bytes of ASCII) of messages one session
+        may hold for its client; past half of it the application's producer
+        is paused, past all of it the session closes with
+        C{c[1013,"Queue overflow"]} and its queue is freed. Incoming messages
+        held while the protocol paused the session share the same bound.
+    @ivar max_body_size: the largest C{xhr_send} / C{jsonp_send} body (any
+        request body), in bytes; a larger one gets 413 before it is read
+        (in a L{txsockjs.SockJSSite}, or a Site whose request factory is
+        L{txsockjs.SockJSRequest}). C{None}: no limit.
+    @ivar header_timeout: seconds from the first byte of a request to the
+        end of its headers; a slower client gets 408 and is disconnected.
+    @ivar idle_timeout: seconds a keep-alive connection may wait for its
+        next request (never counted while an answer is open: long polls and
+        streams are not idle).
+    @ivar max_connections: connections one L{txsockjs.SockJSSite} holds at
+        once; past it the connection that waited longest for a request is
+        closed, or, when all are busy, the new one gets 503. The default is
+        derived from the file descriptor limit (L{default_max_connections}).
+    @ivar max_sessions: sessions one endpoint holds at once; a request that
+        would open one more gets 503.
+    The site-wide limits (C{header_timeout}, C{idle_timeout},
+    C{max_connections}, C{max_body_size}) are those of the L{Options} given
+    to the L{txsockjs.SockJSSite}; C{None} turns any of them off.
     """
 
     websocket: bool = True
@@ -72,6 +125,14 @@ class Options:
     check_origin: Optional[Callable[[Any], bool]] = None
     disabled_transports: FrozenSet[str] = field(default_factory=frozenset)
     encoding: str = "utf-8"
+    # -- session limits
+    max_queue_size: int = DEFAULT_MAX_QUEUE_SIZE
+    # -- HTTP limits
+    max_body_size: Optional[int] = 2 * 1024 * 1024
+    header_timeout: Optional[float] = 20.0
+    idle_timeout: Optional[float] = 30.0
+    max_connections: Optional[int] = field(default_factory=default_max_connections)
+    max_sessions: Optional[int] = 10_000
 
     def __post_init__(self) -> None:
         for name in ("websocket", "raw_websocket"):
@@ -116,6 +177,21 @@ class Options:
                 + ", ".join(sorted(unknown))
             )
         object.__setattr__(self, "disabled_transports", disabled)
+        if (
+            isinstance(self.max_queue_size, bool)
+            or not isinstance(self.max_queue_size, int)
+            or self.max_queue_size < 1
+        ):
+            raise ValueError("Options.max_queue_size must be a positive int (characters)")
+        for name in ("max_body_size", "max_connections", "max_sessions"):
+            value = getattr(self, name)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
+                raise ValueError(f"Options.{name} must be a positive int or None")
+        for name in ("header_timeout", "idle_timeout"):
+            if getattr(self, name) is not None:
+                _positive(name, getattr(self, name))
         try:
             codecs.lookup(self.encoding)
         except (LookupError, TypeError):

@@ -25,6 +25,7 @@ from twisted.web.server import NOT_DONE_YET, Site
 
 from . import headers as H
 from .framing import BrokenJSON, PayloadError, PayloadExpected, parse_messages
+from ._site import SockJSSite
 from .options import Options
 from .session import RequestInfo, Session, SessionHub, SessionRegistry, SessionState
 from .transports.eventsource import EventSource
@@ -46,8 +47,15 @@ _GREETING = b"Welcome to SockJS!\n"
 _PLAIN = b"text/plain; charset=UTF-8"
 _JSON = b"application/json; charset=UTF-8"
 _HTML = b"text/html; charset=UTF-8"
-_IFRAME_NAME = re.compile(rb"^iframe[0-9A-Za-z_.-]*\.html$")
-_CALLBACK = re.compile(rb"^[a-zA-Z0-9_.-]{1,32}$")
+# (fullmatch: "$" would also match before a final newline)
+_IFRAME_NAME = re.compile(rb"iframe[0-9A-Za-z_.-]*\.html")
+_CALLBACK = re.compile(rb"[a-zA-Z0-9_.-]{1,32}")
+# a host:port pattern CSP's frame-ancestors can say as it is
+_CSP_HOST = re.compile(r"\*|(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*")
+_CSP_PORT = re.compile(r"\*|[0-9]{1,5}")
+# the transports a page loads with <script> or in a frame: the browser
+# sends no Origin header for them, so their origin is checked by Referer
+_FRAMED = frozenset({"htmlfile", "jsonp", "jsonp_send"})
 _FORM = b"application/x-www-form-urlencoded"
 
 _IFRAME_PAGE = """<!DOCTYPE html>
@@ -118,6 +126,7 @@ class SockJSResource(Resource):
             disconnect_delay=options.disconnect_delay,
             encoding=options.encoding,
             on_forget=self._forget,
+            max_queue_size=options.max_queue_size,
         )
         info = json.dumps(
             {
@@ -130,6 +139,11 @@ class SockJSResource(Resource):
         )
         # everything but the entropy, which is fresh for every answer
         self._info_head = info[: info.rindex("0}")].encode()
+        # With restricted origins: CORS only for allowed origins, and the
+        # pages that run in frames refuse others and say who may frame them.
+        self._restricted = options.check_origin is None and "*:*" not in options.origins
+        self._frame_headers = _frame_headers(options.origins) if self._restricted else ()
+        self._last_full_log: Optional[float] = None
         page = _IFRAME_PAGE.format(sockjs_url=html.escape(options.sockjs_url, quote=True))
         self._iframe = page.encode("utf-8")
         self._iframe_etag = b'"' + hashlib.sha256(self._iframe).hexdigest()[:32].encode() + b'"'
@@ -189,6 +203,7 @@ class SockJSResource(Resource):
         for session in (*self.sessions, *self.websocket_sessions):
             session._cancel_timer()
             session._forget()
+        self.hub.run_pending()
 
     # -- routing -------------------------------------------------------------
 
@@ -206,10 +221,14 @@ class SockJSResource(Resource):
             if name == b"info":
                 return self._info(request)
             if name == b"websocket" and self.options.serves("raw_websocket"):
+                if self._full():
+                    return self._too_many_sessions(request)
                 return refuse_or_upgrade(
                     request, self, RawWebSocketProtocol, ""
                 )
-            if _IFRAME_NAME.match(name):
+            if _IFRAME_NAME.fullmatch(name):
+                if not self._framed_origin_allowed(request):
+                    return H.error(request, 403, b"Origin not allowed.")
                 return self._iframe_page(request)
         return _not_found(request)
 
@@ -220,8 +239,16 @@ class SockJSResource(Resource):
         transport = name.decode("ascii", "replace")
         if not self.options.serves(transport):
             return _not_found(request)
-        session_id = sid.decode("utf-8", "replace")
+        try:
+            # strict: "replace" would make x%FF and x%FE one session
+            session_id = sid.decode("utf-8")
+        except UnicodeDecodeError:
+            return _not_found(request)
+        if transport in _FRAMED and not self._framed_origin_allowed(request):
+            return H.error(request, 403, b"Origin not allowed.")
         if transport == "websocket":
+            if self._full():
+                return self._too_many_sessions(request)
             return refuse_or_upgrade(
                 request,
                 self,
@@ -231,14 +258,14 @@ class SockJSResource(Resource):
         method, allowed = _SESSION_METHODS[transport]
         if request.method == b"OPTIONS":
             H.set_jsessionid(request, self.options.jsessionid)
-            return H.preflight(request, allowed)
+            return H.preflight(request, allowed, self._restricted)
         if request.method != method:
             request.setResponseCode(405)
             request.setHeader(b"allow", b"OPTIONS, " + method)
             request.defaultContentType = None
             return b""
         H.no_cache(request)
-        H.cors(request)
+        H.cors(request, self._restricted)
         H.set_jsessionid(request, self.options.jsessionid)
         if transport == "xhr_send" or transport == "jsonp_send":
             return self._send(request, session_id, transport)
@@ -265,7 +292,11 @@ class SockJSResource(Resource):
             return H.error(request, 500, str(e).encode())
         session = self.sessions.get(session_id)
         if session is None:
+            if self._full():
+                return self._too_many_sessions(request)
             session = self.new_session(session_id, RequestInfo.from_request(request), transport)
+        if transport == "htmlfile":
+            self._set_frame_headers(request)
         make(session).start()
         return NOT_DONE_YET
 
@@ -275,8 +306,13 @@ class SockJSResource(Resource):
         session = self.sessions.get(session_id)
         if session is None:
             return _not_found(request)
-        request.content.seek(0)
-        body = request.content.read()
+        limit = self.options.max_body_size
+        content = request.content
+        if limit is not None and content.seek(0, 2) > limit:
+            # read already, in a Site without SockJSRequest: refused all the same
+            return H.error(request, 413, b"Request body too large.")
+        content.seek(0)
+        body = content.read()
         try:
             if transport == "jsonp_send":
                 body = _jsonp_payload(request, body)
@@ -301,11 +337,11 @@ class SockJSResource(Resource):
 
     def _info(self, request: Any) -> bytes:
         if request.method == b"OPTIONS":
-            return H.preflight(request, b"OPTIONS, GET")
+            return H.preflight(request, b"OPTIONS, GET", self._restricted)
         if request.method != b"GET":
             return _method_not_allowed(request, b"OPTIONS, GET")
         H.no_cache(request)
-        H.cors(request)
+        H.cors(request, self._restricted)
         request.setHeader(b"content-type", _JSON)
         return self._info_head + b"%d}" % secrets.randbits(32)
 
@@ -317,9 +353,27 @@ class SockJSResource(Resource):
             request.defaultContentType = None
             return b""
         H.cache_for_a_year(request)
+        self._set_frame_headers(request)
         request.setHeader(b"etag", self._iframe_etag)
         request.setHeader(b"content-type", _HTML)
         return self._iframe
+
+    # -- sessions cap --------------------------------------------------------
+
+    def _full(self) -> bool:
+        cap = self.options.max_sessions
+        return cap is not None and len(self.sessions) + len(self.websocket_sessions) >= cap
+
+    def _too_many_sessions(self, request: Any) -> bytes:
+        now = self.clock.seconds()
+        if self._last_full_log is None or now - self._last_full_log >= 10.0:
+            self._last_full_log = now
+            _log.warn(
+                "max_sessions={cap} reached: new sessions get 503",
+                cap=self.options.max_sessions,
+            )
+        request.setHeader(b"retry-after", b"5")
+        return H.error(request, 503, b"Too many sessions.")
 
     # -- origins -------------------------------------------------------------
 
@@ -327,32 +381,117 @@ class SockJSResource(Resource):
         options = self.options
         if options.check_origin is not None:
             return bool(options.check_origin(request))
-        if "*:*" in options.origins:
+        if not self._restricted:
             return True
         origin = request.getHeader(b"origin")
         if origin is None:
             return True
-        return origin_matches(origin.decode("latin-1"), options.origins)
+        return self._allowed(origin.decode("latin-1"), request)
+
+    def _framed_origin_allowed(self, request: Any) -> bool:
+        """
+        With restricted origins, the iframe page, C{htmlfile} and JSONP need
+        an origin to check: C{Origin}, or else the origin of C{Referer}
+        (what a browser sends for frames and scripts); with neither they are
+        refused, as Spring refuses them.
+        """
+        if not self._restricted:
+            return True
+        origin = request.getHeader(b"origin")
+        if origin is None:
+            referer = request.getHeader(b"referer")
+            if referer is None:
+                return False
+            try:
+                parts = urlsplit(referer.decode("latin-1"))
+            except ValueError:
+                return False
+            if not parts.scheme or not parts.netloc:
+                return False
+            origin = f"{parts.scheme}://{parts.netloc}".encode("latin-1")
+        return self._allowed(origin.decode("latin-1"), request)
+
+    def _allowed(self, origin: str, request: Any) -> bool:
+        return origin_matches(origin, self.options.origins) or _same_origin(origin, request)
+
+    def _set_frame_headers(self, request: Any) -> None:
+        for name, value in self._frame_headers:
+            request.responseHeaders.setRawHeaders(name, [value])
+
+
+def _origin_host_port(origin: str) -> Optional[Tuple[str, int]]:
+    """
+    The lower-cased host and the port of an origin (C{scheme://host[:port]}),
+    or C{None} when it is malformed (a port past 65535 included).
+    """
+    try:
+        parts = urlsplit(origin)
+        port = parts.port
+    except ValueError:
+        return None
+    if not parts.hostname:
+        return None
+    if port is None:
+        port = {"https": 443, "http": 80, "wss": 443, "ws": 80}.get(parts.scheme.lower(), 0)
+    return parts.hostname.lower(), port
 
 
 def origin_matches(origin: str, patterns: Any) -> bool:
     """
     Whether an C{Origin} header value matches one of the C{host:port}
-    patterns (C{*} matches anything in its part).
+    patterns (C{*} matches anything in its part; hosts compare without
+    regard to case). C{null} matches only a C{null} pattern; a malformed
+    origin matches nothing.
     """
-    parts = urlsplit(origin)
-    if not parts.hostname:
+    if origin == "null":
+        return "null" in patterns
+    found = _origin_host_port(origin)
+    if found is None:
         return False
-    port = parts.port or {"https": 443, "http": 80}.get(parts.scheme, 0)
+    host, port = found
     for pattern in patterns:
         host_pattern, _, port_pattern = pattern.rpartition(":")
         if not host_pattern:
             host_pattern, port_pattern = port_pattern, "*"
-        if fnmatch.fnmatchcase(parts.hostname, host_pattern) and fnmatch.fnmatchcase(
+        if fnmatch.fnmatchcase(host, host_pattern.lower()) and fnmatch.fnmatchcase(
             str(port), port_pattern
         ):
             return True
     return False
+
+
+def _same_origin(origin: str, request: Any) -> bool:
+    """
+    Whether C{origin} is the origin the request was sent to (its C{Host}):
+    a server's own pages may always use it.
+    """
+    found = _origin_host_port(origin)
+    host_header = request.getHeader(b"host")
+    if found is None or not host_header:
+        return False
+    scheme = "https" if request.isSecure() else "http"
+    own = _origin_host_port(f"{scheme}://{host_header.decode('latin-1')}")
+    return own is not None and own == found and origin.lower().startswith(scheme + ":")
+
+
+def _frame_headers(patterns: Any) -> Tuple[Tuple[bytes, bytes], ...]:
+    """
+    The headers that let only the allowed origins frame the iframe page and
+    C{htmlfile}: CSP C{frame-ancestors} with the patterns it can express
+    (others are left out, which refuses them), and C{X-Frame-Options:
+    SAMEORIGIN} for browsers without CSP when no other origin may frame.
+    """
+    sources = ["'self'"]
+    for pattern in patterns:
+        host, _, port = pattern.lower().rpartition(":")
+        if not host:
+            host, port = port, "*"
+        if _CSP_HOST.fullmatch(host) and _CSP_PORT.fullmatch(port):
+            sources.append(f"{host}:{port}")
+    headers = [(b"content-security-policy", ("frame-ancestors " + " ".join(sources)).encode())]
+    if len(sources) == 1:
+        headers.append((b"x-frame-options", b"SAMEORIGIN"))
+    return tuple(headers)
 
 
 def _etag_matches(header: Optional[bytes], etag: bytes) -> bool:
@@ -372,7 +511,7 @@ def _callback(request: Any) -> bytes:
     values = args.get(b"c") or args.get(b"callback")
     if not values or not values[0]:
         raise _CallbackError('"callback" parameter required')
-    if not _CALLBACK.match(values[0]):
+    if not _CALLBACK.fullmatch(values[0]):
         raise _CallbackError('invalid "callback" parameter')
     return values[0]
 
@@ -402,24 +541,6 @@ def _method_not_allowed(request: Any, allowed: bytes) -> bytes:
     return b""
 
 
-class _SockJSSite(Site):
-    """
-    A Site that starts and stops the application's factory with itself, and
-    closes the sessions when it stops.
-    """
-
-    sockjs: SockJSResource
-
-    def startFactory(self) -> None:
-        Site.startFactory(self)
-        self.sockjs.factory.doStart()
-
-    def stopFactory(self) -> None:
-        self.sockjs.shutdown()
-        self.sockjs.factory.doStop()
-        Site.stopFactory(self)
-
-
 class Folder(Resource):
     """
     A node of a resource tree: its children, and 404 for anything else
@@ -440,15 +561,15 @@ def SockJSFactory(
     reactor: Optional[IReactorTime] = None,
 ) -> Site:
     """
-    A ready twisted.web L{Site} serving C{factory} over SockJS at C{prefix}
-    (C{""} or C{"/"} for the site's root). Listening starts C{factory}
-    (C{doStart}); stopping closes every session and stops it.
+    A ready twisted.web L{Site} (a L{SockJSSite}, with the HTTP limits of
+    C{options}) serving C{factory} over SockJS at C{prefix} (C{""} or C{"/"}
+    for the site's root). Listening starts C{factory} (C{doStart});
+    stopping closes every session and stops it.
     """
     resource = SockJSResource(factory, options, reactor)
     segments = [s for s in prefix.strip("/").split("/") if s]
-    if not segments:
-        site = _SockJSSite(resource)
-    else:
+    root: Resource = resource
+    if segments:
         root = Folder()
         node = root
         for segment in segments[:-1]:
@@ -456,6 +577,12 @@ def SockJSFactory(
             node.putChild(segment.encode(), child)
             node = child
         node.putChild(segments[-1].encode(), resource)
-        site = _SockJSSite(root)
+    site = SockJSSite(
+        root,
+        resource.options,
+        factories=[factory],
+        resources=[resource],
+        reactor=reactor,
+    )
     site.sockjs = resource  # type: ignore[attr-defined]
     return site

@@ -43,6 +43,7 @@ from twisted.web import resource as web_resource
 from twisted.web import pages, server, static
 from zope.interface import implementer
 
+from ._site import SockJSSite
 from .resource import Folder
 from .options import TRANSPORTS
 from .options import Options as SockJSOptions
@@ -228,6 +229,8 @@ _NUMBERS = {
     "websocket-write-timeout": (float, "a positive number of seconds"),
     "response-limit": (int, "a positive number of bytes"),
     "shutdown-timeout": (float, "a number of seconds, 0 or more"),
+    # -- session limits
+    "max-queue-size": (int, "a positive number of characters"),
 }
 
 
@@ -240,6 +243,28 @@ def _number(flag: str, value: Any) -> Any:
     if number is None or not (number >= 0 if flag == "shutdown-timeout" else number > 0):
         raise usage.UsageError(f"--{flag} {value!r}: expected {expected}")
     return number
+
+
+#: the HTTP limit flags: (Options field, type, what is expected); 0 turns
+#: a limit off
+_HTTP_LIMITS = {
+    "max-body-size": ("max_body_size", int, "a number of bytes, 0 for no limit"),
+    "header-timeout": ("header_timeout", float, "a number of seconds, 0 for none"),
+    "idle-timeout": ("idle_timeout", float, "a number of seconds, 0 for none"),
+    "max-connections": ("max_connections", int, "a number of connections, 0 for no limit"),
+    "max-sessions": ("max_sessions", int, "a number of sessions, 0 for no limit"),
+}
+
+
+def _http_limit(flag: str, value: Any) -> Any:
+    _, kind, expected = _HTTP_LIMITS[flag]
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        number = None
+    if number is None or number < 0 or number != number:
+        raise usage.UsageError(f"--{flag} {value!r}: expected {expected}")
+    return None if number == 0 else number
 
 
 def _normalize_prefix(prefix: str) -> Tuple[str, ...]:
@@ -345,6 +370,14 @@ class Options(usage.Options):
             "utf-8; latin-1 carries any byte as one character].",
         ],
         [
+            "max-queue-size",
+            None,
+            None,
+            "Characters of messages a session may hold for its client; past "
+            "half the application's producer is paused, past all the session "
+            "closes with 1013 [default: 4194304].",
+        ],
+        [
             "websocket-factory",
             None,
             None,
@@ -363,6 +396,43 @@ class Options(usage.Options):
             None,
             3.0,
             "Seconds to wait, when stopping, for clients to get the close frame.",
+        ],
+        # -- HTTP limits (0 turns one off)
+        [
+            "max-body-size",
+            None,
+            None,
+            "Largest xhr_send/jsonp_send request body in bytes; larger ones get "
+            "413 before they are read [default: 2097152].",
+        ],
+        [
+            "header-timeout",
+            None,
+            None,
+            "Seconds a client has, from the first byte of a request, to send "
+            "all its headers; slower ones get 408 [default: 20].",
+        ],
+        [
+            "idle-timeout",
+            None,
+            None,
+            "Seconds a keep-alive connection may wait for its next request "
+            "[default: 30].",
+        ],
+        [
+            "max-connections",
+            None,
+            None,
+            "Connections held at once; past it the one waiting longest for a "
+            "request is closed, or a new one gets 503 when all are busy "
+            "[default: the file descriptor limit less a reserve].",
+        ],
+        [
+            "max-sessions",
+            None,
+            None,
+            "Sessions each endpoint holds at once; a new one past it gets 503 "
+            "[default: 10000].",
         ],
     ]
 
@@ -461,6 +531,11 @@ class Options(usage.Options):
         for flag in _NUMBERS:
             if self[flag] is not None:
                 self[flag] = _number(flag, self[flag])
+        self["http_limits"] = {
+            _HTTP_LIMITS[flag][0]: _http_limit(flag, self[flag])
+            for flag in _HTTP_LIMITS
+            if self[flag] is not None
+        }
         try:
             self["sockjs_options"] = SockJSOptions(**self._sockjs_kwargs())
         except (TypeError, ValueError) as e:
@@ -480,9 +555,11 @@ class Options(usage.Options):
             ("sockjs-url", "sockjs_url"),
             ("websocket-write-timeout", "websocket_write_timeout"),
             ("encoding", "encoding"),
+            ("max-queue-size", "max_queue_size"),
         ):
             if self[flag] is not None:
                 kwargs[field] = self[flag]
+        kwargs.update(self["http_limits"])
         if self["origins"]:
             kwargs["origins"] = tuple(self["origins"])
         if self["disabled_transports"]:
@@ -838,7 +915,9 @@ def build_service(
         factories.append(factory)
         leaves.append((segments, resource))
         resources[_show(segments)] = resource
-    site = server.Site(build_root(leaves, config["static"]))
+    site = SockJSSite(
+        build_root(leaves, config["static"]), sockjs_options, reactor=reactor
+    )
     svc = SockJSService(
         site,
         resources,

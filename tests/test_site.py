@@ -1,0 +1,267 @@
+"""
+The connection limits of L{txsockjs.SockJSSite}, driven by a L{Clock}: real
+HTTP channels on in-memory transports, fed byte by byte as a slow or
+hostile client would.
+"""
+
+from __future__ import annotations
+
+from twisted.internet.address import IPv4Address
+from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET, Site
+
+from txsockjs import Options, SockJSRequest, SockJSResource, SockJSSite
+
+
+class Echo(Protocol):
+    def messageReceived(self, message):
+        self.transport.send(message)
+
+
+class Recorder(Resource):
+    """
+    Remembers the bodies it got; C{/hold} keeps its request open.
+    """
+
+    isLeaf = True
+
+    def __init__(self):
+        Resource.__init__(self)
+        self.bodies = []
+        self.held = []
+
+    def render(self, request):
+        self.bodies.append(request.content.read())
+        if request.postpath == [b"hold"]:
+            self.held.append(request)
+            return NOT_DONE_YET
+        return b"ok"
+
+
+class Conn:
+    """
+    One client connection to a site, in memory.
+    """
+
+    _port = 40000
+
+    def __init__(self, site):
+        Conn._port += 1
+        self.protocol = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", Conn._port))
+        self.transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", Conn._port))
+        self.refused = self.protocol is None
+        if not self.refused:
+            self.protocol.makeConnection(self.transport)
+
+    def send(self, data):
+        self.protocol.dataReceived(data)
+
+    def lose(self):
+        from twisted.python.failure import Failure
+        from twisted.internet.error import ConnectionDone
+
+        self.protocol.connectionLost(Failure(ConnectionDone()))
+
+    @property
+    def closing(self):
+        return self.transport.disconnecting
+
+    def value(self):
+        return self.transport.value()
+
+
+def site_with(reactor, **limits):
+    recorder = Recorder()
+    root = Resource()
+    root.putChild(b"r", recorder)
+    site = SockJSSite(root, Options(**limits), reactor=reactor)
+    site.startFactory()
+    return site, recorder
+
+
+class BodyLimitTests(SynchronousTestCase):
+    def setUp(self):
+        self.clock = Clock()
+        self.site, self.recorder = site_with(self.clock, max_body_size=100)
+
+    def test_announced_too_large_refused_before_the_body(self):
+        c = Conn(self.site)
+        c.send(b"POST /r HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000000\r\n\r\n")
+        self.assertTrue(c.value().startswith(b"HTTP/1.1 413 "), c.value())
+        self.assertIn(b"Connection: close", c.value())
+        # what follows is read and thrown away, then the connection dropped
+        c.send(b"x" * 65536)
+        self.assertEqual(self.recorder.bodies, [])
+        self.clock.advance(3)
+        self.assertTrue(c.closing)
+
+    def test_expect_continue_not_answered_when_refused(self):
+        c = Conn(self.site)
+        c.send(
+            b"POST /r HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+            b"Content-Length: 101\r\n\r\n"
+        )
+        self.assertTrue(c.value().startswith(b"HTTP/1.1 413 "))
+        self.assertNotIn(b"100 Continue", c.value())
+
+    def test_chunked_body_refused_once_past_the_limit(self):
+        c = Conn(self.site)
+        c.send(b"POST /r HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        c.send(b"40\r\n" + b"a" * 64 + b"\r\n")
+        self.assertEqual(c.value(), b"")
+        c.send(b"40\r\n" + b"a" * 64 + b"\r\n")
+        self.assertTrue(c.value().startswith(b"HTTP/1.1 413 "))
+        c.send(b"0\r\n\r\n")
+        self.assertEqual(self.recorder.bodies, [])
+
+    def test_body_at_the_limit_served(self):
+        c = Conn(self.site)
+        c.send(b"POST /r HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + b"b" * 100)
+        self.assertEqual(self.recorder.bodies, [b"b" * 100])
+        self.assertIn(b"200 OK", c.value())
+
+    def test_request_factory_in_a_plain_site(self):
+        recorder = Recorder()
+        site = Site(recorder, requestFactory=SockJSRequest)
+        c = Conn(site)
+        big = SockJSRequest.max_body_size + 1
+        c.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % big)
+        self.assertTrue(c.value().startswith(b"HTTP/1.1 413 "))
+        c.lose()
+
+
+class HeaderTimeoutTests(SynchronousTestCase):
+    def setUp(self):
+        self.clock = Clock()
+        self.site, self.recorder = site_with(
+            self.clock, header_timeout=10, idle_timeout=60
+        )
+
+    def test_slow_headers_dropped_at_the_deadline(self):
+        c = Conn(self.site)
+        c.send(b"GET /r HTTP/1.1\r\n")
+        for _ in range(3):
+            self.clock.advance(3)
+            c.send(b"X-Slow: 1\r\n")
+        self.assertFalse(c.closing)
+        self.clock.advance(1.5)
+        self.assertTrue(c.closing)
+        self.assertTrue(c.value().startswith(b"HTTP/1.1 408 "), c.value())
+
+    def test_silent_connection_dropped(self):
+        c = Conn(self.site)
+        self.clock.advance(10)
+        self.assertTrue(c.closing)
+
+    def test_deadline_per_request_not_per_connection(self):
+        c = Conn(self.site)
+        for _ in range(3):
+            self.clock.advance(8)
+            c.send(b"GET /r HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertFalse(c.closing)
+        self.assertEqual(len(self.recorder.bodies), 3)
+        # idle between requests: the idle timeout, not the header deadline
+        self.clock.advance(30)
+        self.assertFalse(c.closing)
+        self.clock.advance(30)
+        self.assertTrue(c.closing)
+
+    def test_open_answer_is_not_idle(self):
+        c = Conn(self.site)
+        c.send(b"POST /r/hold HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+        for _ in range(20):
+            self.clock.advance(10)
+        self.assertFalse(c.closing)
+        self.recorder.held[0].finish()
+        self.assertFalse(c.closing)
+        self.clock.advance(60)
+        self.assertTrue(c.closing)
+
+    def test_slow_body_is_not_a_header_timeout(self):
+        c = Conn(self.site)
+        c.send(b"POST /r HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n")
+        for byte in (b"a", b"b", b"c"):
+            self.clock.advance(9)
+            c.send(byte)
+        self.assertEqual(self.recorder.bodies, [b"abc"])
+        self.assertFalse(c.closing)
+
+    def test_no_deadline_left_behind(self):
+        c = Conn(self.site)
+        c.send(b"GET /r HTTP/1.1\r\nHost: x\r\n\r\n")
+        c.lose()
+        self.assertEqual(
+            [call for call in self.clock.getDelayedCalls() if call.func.__name__ == "_too_slow"],
+            [],
+        )
+
+
+class ConnectionCapTests(SynchronousTestCase):
+    def setUp(self):
+        self.clock = Clock()
+        self.site, self.recorder = site_with(
+            self.clock, max_connections=3, header_timeout=None, idle_timeout=None
+        )
+
+    def test_longest_waiting_connection_makes_room(self):
+        slow = [Conn(self.site) for _ in range(3)]
+        for c in slow:
+            c.send(b"GET /r HTTP/1.1\r\n")
+        fresh = Conn(self.site)
+        self.assertTrue(slow[0].closing)
+        self.assertFalse(slow[1].closing or slow[2].closing)
+        slow[0].lose()
+        fresh.send(b"GET /r HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertIn(b"200 OK", fresh.value())
+        self.assertEqual(self.site.connections, 3)
+        self.assertEqual(self.site.evictions, 1)
+
+    def test_busy_connections_are_kept_and_the_new_one_gets_503(self):
+        busy = [Conn(self.site) for _ in range(3)]
+        for c in busy:
+            c.send(b"POST /r/hold HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+        extra = Conn(self.site)
+        self.assertFalse(any(c.closing for c in busy))
+        self.assertTrue(extra.value().startswith(b"HTTP/1.1 503 "), extra.value())
+        self.assertEqual(self.site.refusals, 1)
+        self.clock.advance(3)
+        self.assertTrue(extra.transport.disconnecting)
+        extra.lose()
+        # a finished answer makes its connection evictable again
+        self.recorder.held[0].finish()
+        again = Conn(self.site)
+        self.assertFalse(again.refused)
+        self.assertTrue(busy[0].closing)
+
+    def test_counts_return_to_zero(self):
+        conns = [Conn(self.site) for _ in range(3)]
+        for c in conns:
+            c.lose()
+        self.assertEqual(self.site.connections, 0)
+        self.assertEqual(self.site._idle, {})
+
+
+class SessionCapTests(SynchronousTestCase):
+    def test_new_sessions_past_the_cap_get_503(self):
+        clock = Clock()
+        factory = Factory.forProtocol(Echo)
+        resource = SockJSResource(factory, Options(max_sessions=2), reactor=clock)
+        site = SockJSSite(resource, resource.options, reactor=clock)
+        self.addCleanup(resource.shutdown)
+        codes = []
+        for path in (b"a/xhr", b"b/xhr", b"c/xhr", b"a/xhr_send"):
+            c = Conn(site)
+            c.send(
+                b"POST /0/" + path + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n"
+                b'["x"]'
+            )
+            clock.advance(0)
+            codes.append(c.value().split(b" ", 2)[1])
+            c.lose()
+        # the third is refused; the sessions there are served
+        self.assertEqual(codes, [b"200", b"200", b"503", b"204"])
+        self.assertEqual(len(resource.sessions), 2)
