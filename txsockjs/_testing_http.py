@@ -13,7 +13,10 @@ from twisted.python.failure import Failure
 if TYPE_CHECKING:
     from .testing import SockJSTestServer
 
-__all__ = ["Exchange"]
+__all__ = ["Exchange", "HOST"]
+
+#: The server's address as the in-memory clients name it (C{Host} header).
+HOST = "127.0.0.1:8080"
 
 
 def _dechunk(raw: bytes) -> Tuple[bytes, bool, List[bytes]]:
@@ -41,10 +44,11 @@ def _request_bytes(
     version: str = "HTTP/1.1",
     close: bool = True,
 ) -> bytes:
-    lines = [f"{method} {path} {version}", "Host: 127.0.0.1"]
-    names = set()
+    lines = [f"{method} {path} {version}"]
+    names = {name.lower() for name in headers or {}}
+    if "host" not in names:
+        lines.append(f"Host: {HOST}")
     for name, value in (headers or {}).items():
-        names.add(name.lower())
         for item in [value] if isinstance(value, str) else value:
             lines.append(f"{name}: {item}")
     if close and "connection" not in names:

@@ -39,7 +39,7 @@ from twisted.web.server import Site
 
 from ._testing_client import TestSession, _WebSocketClient
 from ._testing_frames import Frame, frames_of, parse_frame
-from ._testing_http import Exchange, _request_bytes
+from ._testing_http import HOST, Exchange, _request_bytes
 from .options import Options
 from .resource import SockJSResource
 
@@ -219,7 +219,7 @@ class SockJSTestServer:
         self, path: str, headers: Mapping[str, str], options: Optional[Mapping[str, object]]
     ) -> _WebSocketClient:
         factory = WebSocketClientFactory(
-            f"ws://127.0.0.1:8080{path}", reactor=self.clock, headers=dict(headers)
+            f"ws://{HOST}{path}", reactor=self.clock, headers=dict(headers)
         )
         factory.protocol = _WebSocketClient
         if options:
