@@ -24,7 +24,7 @@ from txsockjs import Options, SockJSResource
 from txsockjs.client import SockJSClientEndpoint, SockJSConnectError
 
 from ._client_support import LiveClientTests, Recorder, stop_shared_servers
-from .test_tap import wait_until
+from ._helpers import wait_until
 
 
 def tearDownModule() -> None:

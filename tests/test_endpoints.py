@@ -17,7 +17,7 @@ from twisted.trial import unittest
 from txsockjs import Options
 from txsockjs.endpoints import SockJSListeningPort, SockJSServerEndpoint, parseStreamServer
 
-from .test_tap import SHUTDOWN_FRAME, HTTPClientMixin, connect_ws, wait_until
+from ._helpers import SHUTDOWN_FRAME, HTTPClientMixin, connect_ws, wait_until
 
 
 class ParseTests(unittest.SynchronousTestCase):

@@ -1,5 +1,6 @@
 """
-Regression tests for the HTTP bugs of issue 8, over a real port: JSONP
+Regression tests for the HTTP bugs of issue 8, in memory (real twisted.web
+requests through L{txsockjs.testing}, time on a L{Clock}): JSONP
 callbacks and iframe names with a final newline, session ids that are not
 UTF-8, malformed and mixed-case origins, and what restricted origins mean
 for CORS, framing and the transports a page loads with script or frame.
@@ -9,15 +10,14 @@ from __future__ import annotations
 
 import json
 
-import treq
-from twisted.internet import defer, reactor
+from twisted.internet import defer
 from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.task import Clock
 from twisted.trial.unittest import TestCase
-from twisted.web.client import HTTPConnectionPool
 from twisted.web.resource import Resource
-from twisted.web.server import Site
 
 from txsockjs import Options, SockJSResource
+from txsockjs.testing import SockJSTestServer
 
 
 class Echo(Protocol):
@@ -26,8 +26,7 @@ class Echo(Protocol):
 
 
 def header(response, name):
-    values = response.headers.getRawHeaders(name)
-    return None if values is None else ", ".join(values)
+    return response.header(name)
 
 
 class _Served(TestCase):
@@ -35,27 +34,21 @@ class _Served(TestCase):
 
     def serve(self, options=None):
         root = Resource()
-        self.resource = SockJSResource(Factory.forProtocol(Echo), options or Options())
+        clock = Clock()
+        self.resource = SockJSResource(Factory.forProtocol(Echo), options or Options(), clock)
         self.addCleanup(self.resource.shutdown)
         root.putChild(b"s", self.resource)
-        port = reactor.listenTCP(0, Site(root), interface="127.0.0.1")
-        self.addCleanup(port.stopListening)
-        self.port = port.getHost().port
-        self.pool = HTTPConnectionPool(reactor, persistent=False)
-        self.addCleanup(self.pool.closeCachedConnections)
+        self.server = SockJSTestServer(root, clock)
+        self.port = 8080  # the in-memory server's port (Host: 127.0.0.1:8080)
 
-    @defer.inlineCallbacks
     def get(self, method, path, headers=None, body=None):
-        r = yield treq.request(
-            method,
-            f"http://127.0.0.1:{self.port}/s{path}",
-            headers={k: [v] for k, v in (headers or {}).items()},
-            data=body,
-            pool=self.pool,
-            timeout=5,
-        )
-        r.body = yield treq.content(r)
-        return r
+        """
+        One request; the whole response (fails if it did not end).
+        """
+        r = self.server.request(method, "/s" + path, headers, body or b"")
+        if not r.finished:
+            return defer.fail(AssertionError(f"response did not end: {r!r}"))
+        return defer.succeed(r)
 
 
 class CallbackTests(_Served):
@@ -167,23 +160,18 @@ class RestrictedOriginTests(_Served):
         )
         self.assertIsNone(header(r, "x-frame-options"))
 
-    @defer.inlineCallbacks
     def test_same_origin_referer_allowed(self):
         # the server's own pages (the SockJS iframe loading htmlfile)
         own = f"http://127.0.0.1:{self.port}/s/iframe.html"
-        r = yield treq.request(
-            "GET",
-            f"http://127.0.0.1:{self.port}/s/0/h1/htmlfile?c=cb",
-            headers={"Referer": [own]},
-            pool=self.pool,
-            timeout=5,
-        )
+        r = self.server.request("GET", "/s/0/h1/htmlfile?c=cb", headers={"Referer": own})
         self.assertEqual(r.code, 200)
         self.assertEqual(
             header(r, "content-security-policy"), "frame-ancestors 'self' app.example:443"
         )
         self.resource.shutdown()  # ends the stream
-        body = yield treq.content(r)
+        self.server.flush()
+        self.assertTrue(r.finished)
+        body = r.body
         self.assertIn(b'c[1001,\\"Server shutting down\\"]', body)
 
     @defer.inlineCallbacks

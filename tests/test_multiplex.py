@@ -24,7 +24,7 @@ from twisted.trial import unittest
 
 from txsockjs.multiplex import ChannelTransport, MultiplexFactory, js_escape
 
-from .test_tap import connect_ws, wait_until
+from ._helpers import connect_ws, wait_until
 
 
 class SessionLike(StringTransport):

@@ -1,7 +1,8 @@
 """
-What the options do, over a real port: origins, JSESSIONID callables,
-disabled transports, a user's Autobahn factory (permessage-deflate) and the
-websocket write timeout.
+What the options do: origins, JSESSIONID callables, disabled transports, a
+user's Autobahn factory (permessage-deflate) and websocket heartbeats in
+memory with L{txsockjs.testing} and a L{Clock}; the websocket write timeout
+over a real port (it needs a socket whose buffers fill as the reactor runs).
 """
 
 from __future__ import annotations
@@ -20,14 +21,15 @@ from autobahn.websocket.compress import (
 )
 from twisted.internet import defer, reactor
 from twisted.internet.endpoints import TCP4ClientEndpoint
-from twisted.internet.task import deferLater
 from twisted.internet.protocol import Factory, Protocol
-from twisted.trial.unittest import TestCase
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.client import HTTPConnectionPool
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
 from txsockjs import Options, SockJSResource
+from txsockjs.testing import Frame, SockJSTestServer
 
 
 class Echo(Protocol):
@@ -50,6 +52,26 @@ class Flood(Protocol):
     def connectionLost(self, reason=None):
         if self.factory.lost is not None and not self.factory.lost.called:
             self.factory.lost.callback(None)
+
+
+class MemoryMixin:
+    """
+    The endpoint at C{/s} of a L{SockJSTestServer}; C{request} answers at
+    once (nothing waits in memory).
+    """
+
+    def serve(self, factory, options):
+        self.clock = Clock()
+        root = Resource()
+        self.resource = SockJSResource(factory, options, self.clock)
+        self.addCleanup(self.resource.shutdown)
+        root.putChild(b"s", self.resource)
+        self.server = SockJSTestServer(root, self.clock)
+
+    def request(self, method, path, headers=None):
+        response = self.server.request(method, "/s" + path, headers)
+        self.assertTrue(response.finished, response)
+        return response
 
 
 class ServerMixin:
@@ -107,26 +129,21 @@ def PerMessageDeflateResponseAccept(response):
     return Accept(response)
 
 
-class OriginTests(ServerMixin, TestCase):
-    @defer.inlineCallbacks
+class OriginTests(MemoryMixin, SynchronousTestCase):
     def test_origins_patterns_are_enforced(self):
         self.serve(Factory.forProtocol(Echo), Options(origins=("good.example:*",)))
-        ok = yield self.request("GET", "/info", headers={"Origin": "http://good.example:8000"})
+        ok = self.request("GET", "/info", headers={"Origin": "http://good.example:8000"})
         self.assertEqual(ok.code, 200)
-        body = json.loads((yield ok.text()))
+        body = json.loads(ok.body)
         self.assertEqual(body["origins"], ["good.example:*"])
-        bad = yield self.request("GET", "/info", headers={"Origin": "http://evil.example"})
+        bad = self.request("GET", "/info", headers={"Origin": "http://evil.example"})
         self.assertEqual(bad.code, 403)
-        yield bad.content()
-        bad = yield self.request("POST", "/0/a/xhr", headers={"Origin": "http://evil.example"})
+        bad = self.request("POST", "/0/a/xhr", headers={"Origin": "http://evil.example"})
         self.assertEqual(bad.code, 403)
-        yield bad.content()
         self.assertEqual(len(self.resource.sessions), 0, "a refused request opens no session")
-        greeting = yield self.request("GET", "/", headers={"Origin": "http://evil.example"})
+        greeting = self.request("GET", "/", headers={"Origin": "http://evil.example"})
         self.assertEqual(greeting.code, 200)
-        yield greeting.content()
 
-    @defer.inlineCallbacks
     def test_check_origin_callable_decides(self):
         seen = []
 
@@ -135,43 +152,37 @@ class OriginTests(ServerMixin, TestCase):
             return request.getHeader(b"origin") == b"http://ok"
 
         self.serve(Factory.forProtocol(Echo), Options(check_origin=check))
-        r = yield self.request("POST", "/0/a/xhr", headers={"Origin": "http://ok"})
-        self.assertEqual((yield r.content()), b"o\n")
-        r = yield self.request("POST", "/0/b/xhr", headers={"Origin": "http://no"})
+        r = self.request("POST", "/0/a/xhr", headers={"Origin": "http://ok"})
+        self.assertEqual(r.body, b"o\n")
+        r = self.request("POST", "/0/b/xhr", headers={"Origin": "http://no"})
         self.assertEqual(r.code, 403)
-        yield r.content()
         self.assertEqual(seen, [b"http://ok", b"http://no"])
 
 
-class CookieAndTransportTests(ServerMixin, TestCase):
-    @defer.inlineCallbacks
+class CookieAndTransportTests(MemoryMixin, SynchronousTestCase):
     def test_jsessionid_callable_sets_its_own_cookie(self):
         def sticky(request):
             request.addCookie(b"route", b"node7", path=b"/")
 
         self.serve(Factory.forProtocol(Echo), Options(jsessionid=sticky))
-        info = yield self.request("GET", "/info")
-        self.assertTrue(json.loads((yield info.text()))["cookie_needed"])
-        r = yield self.request("POST", "/0/a/xhr")
-        yield r.content()
-        self.assertEqual(r.headers.getRawHeaders(b"set-cookie"), [b"route=node7; Path=/"])
+        info = self.request("GET", "/info")
+        self.assertTrue(json.loads(info.body)["cookie_needed"])
+        r = self.request("POST", "/0/a/xhr")
+        self.assertEqual(r.headers["set-cookie"], ["route=node7; Path=/"])
 
-    @defer.inlineCallbacks
     def test_disabled_transports_are_404(self):
         self.serve(
             Factory.forProtocol(Echo),
             Options(disabled_transports=frozenset({"htmlfile", "xhr_streaming"})),
         )
         for method, path in [("GET", "/0/a/htmlfile?c=x"), ("POST", "/0/a/xhr_streaming")]:
-            r = yield self.request(method, path)
+            r = self.request(method, path)
             self.assertEqual(r.code, 404, path)
-            yield r.content()
-        r = yield self.request("POST", "/0/a/xhr")
-        self.assertEqual((yield r.content()), b"o\n")
+        r = self.request("POST", "/0/a/xhr")
+        self.assertEqual(r.body, b"o\n")
 
 
-class WebsocketOptionTests(ServerMixin, TestCase):
-    @defer.inlineCallbacks
+class WebsocketOptionTests(MemoryMixin, SynchronousTestCase):
     def test_user_factory_with_permessage_deflate(self):
         server_factory = WebSocketServerFactory()
 
@@ -182,20 +193,27 @@ class WebsocketOptionTests(ServerMixin, TestCase):
 
         server_factory.setProtocolOptions(perMessageCompressionAccept=accept)
         self.serve(Factory.forProtocol(Echo), Options(websocket_factory=server_factory))
-        factory, connected = websocket_client(
-            self.port, "/s/0/a/websocket", offers=[PerMessageDeflateOffer()]
+        client = self.server.open(
+            "websocket",
+            prefix="/s",
+            websocket_options={
+                "perMessageCompressionOffers": [PerMessageDeflateOffer()],
+                "perMessageCompressionAccept": PerMessageDeflateResponseAccept,
+            },
         )
-        client = yield connected
-        yield factory.opened
-        self.assertIsNotNone(client._perMessageCompress, "deflate was negotiated")
-        yield factory.waiting
-        self.assertEqual(factory.messages, ["o"])
-        factory.waiting = defer.Deferred()
-        client.sendMessage(json.dumps(["squeeze " * 100]).encode())
-        yield factory.waiting
-        self.assertEqual(factory.messages[1], "a" + json.dumps(["squeeze " * 100]))
-        client.sendClose()
-        yield factory.closed
+        self.assertIsNotNone(client.websocket._perMessageCompress, "deflate was negotiated")
+        self.assertEqual(client.frames, [Frame("o")])
+        client.send("squeeze " * 100)
+        self.assertEqual(client.frames[1], Frame("a", ("squeeze " * 100,)))
+        client.close()
+        self.assertFalse(client.connected)
+
+
+class WebsocketWriteTimeoutTests(ServerMixin, TestCase):
+    """
+    On a real socket and the real clock: the kernel's buffers fill as the
+    reactor runs, and only then does the connection stay full.
+    """
 
     @defer.inlineCallbacks
     def test_write_timeout_drops_a_websocket_that_does_not_read(self):
@@ -216,48 +234,28 @@ class WebsocketOptionTests(ServerMixin, TestCase):
         yield client_factory.closed
 
 
-class Silent(Client):
-    """
-    A client that never answers pings.
-    """
-
-    def onPing(self, payload):
-        self.factory.pings = getattr(self.factory, "pings", 0) + 1
-
-
-class Answering(Client):
-    def onPing(self, payload):
-        self.factory.pings = getattr(self.factory, "pings", 0) + 1
-        Client.onPing(self, payload)
-
-
-class WebsocketHeartbeatTests(ServerMixin, TestCase):
-    @defer.inlineCallbacks
-    def connect(self, protocol):
+class WebsocketHeartbeatTests(MemoryMixin, SynchronousTestCase):
+    def connect(self, answer_pings):
         self.serve(Factory.forProtocol(Echo), Options(heartbeat_delay=0.1))
-        factory, connected = websocket_client(self.port, "/s/0/a/websocket")
-        factory.protocol = protocol
-        client = yield connected
-        yield factory.waiting  # "o"
-        return factory, client
+        client = self.server.open("websocket", prefix="/s")
+        client.answer_pings(answer_pings)
+        self.assertEqual(client.frames, [Frame("o")])
+        return client
 
-    @defer.inlineCallbacks
     def test_client_answering_pings_stays_connected(self):
-        factory, client = yield self.connect(Answering)
-        yield deferLater(reactor, 0.75, lambda: None)
-        self.assertGreaterEqual(factory.pings, 4)
-        self.assertEqual(factory.messages, ["o"], "heartbeats are pings, not h frames")
+        client = self.connect(True)
+        self.server.advance(0.75)
+        self.assertGreaterEqual(client.pings, 4)
+        self.assertEqual(client.frames, [Frame("o")], "heartbeats are pings, not h frames")
         self.assertEqual(len(self.resource.open_sessions()), 1)
-        client.sendClose()
-        yield factory.closed
+        client.close()
+        self.assertFalse(client.connected)
 
-    @defer.inlineCallbacks
     def test_client_not_answering_is_closed_with_3000(self):
-        factory, client = yield self.connect(Silent)
-        factory.waiting = defer.Deferred()
-        timeout = reactor.callLater(5, factory.waiting.cancel)
-        yield factory.waiting
-        timeout.cancel()
-        self.assertEqual(factory.messages, ["o", 'c[3000,"No response from heartbeat"]'])
-        yield factory.closed
+        client = self.connect(False)
+        self.server.advance(0.75)
+        self.assertEqual(
+            client.frames, [Frame("o"), Frame("c", code=3000, reason="No response from heartbeat")]
+        )
+        self.assertFalse(client.connected)
         self.assertEqual(self.resource.open_sessions(), [])

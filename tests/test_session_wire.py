@@ -25,8 +25,9 @@ from twisted.web.server import Site
 
 from txsockjs import Options, SockJSResource
 
-from ._e2e import WAIT, ServerMixin, TrackingClock, new_id
-from .test_websocket_protocol import WSClient, _bounded
+from ._helpers import WAIT, ServerMixin, TrackingClock, new_id
+from ._helpers import CountingWSClient as WSClient
+from ._helpers import bounded as _bounded
 
 
 class ClosingEcho(Echo):
@@ -220,7 +221,7 @@ class StalledWebsocketReaderTests(ServerMixin, unittest.TestCase):
 
     @defer.inlineCallbacks
     def test_stalled_reader_is_closed_with_1013(self):
-        from ._e2e import sleep
+        from ._helpers import sleep
 
         port = self.port_number
         factory = WebSocketClientFactory(f"ws://127.0.0.1:{port}/amplify/000/{new_id()}/websocket")

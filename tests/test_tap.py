@@ -15,13 +15,11 @@ import signal
 import socket
 import sys
 import tempfile
-from typing import Any, Callable, List, Optional
+from typing import Any, List
 
-import treq
-from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol
 from twisted.application.service import IServiceMaker
 from twisted.internet import defer, error, protocol, reactor, task
-from twisted.internet.endpoints import TCP4ClientEndpoint, serverFromString
+from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IProtocolFactory
 from twisted.internet.protocol import Factory, Protocol
 from twisted.plugin import getPlugins
@@ -30,15 +28,15 @@ from twisted.python import usage
 from twisted.trial import unittest
 from twisted.web import resource as web_resource
 from twisted.web import static
-from twisted.web.client import HTTPConnectionPool
 
 import txsockjs
 from txsockjs import tap
 from txsockjs.session import SessionState
 
+from ._helpers import SHUTDOWN_FRAME, HTTPClientMixin, connect_ws, wait_until
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-SHUTDOWN_FRAME = 'c[1001,"Server shutting down"]'
 
 
 # -- handlers named by the tests -------------------------------------------------
@@ -100,102 +98,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_until(
-    predicate: Callable[[], bool], timeout: float = 5.0, interval: float = 0.02
-) -> defer.Deferred:
-    """
-    Fires with C{True} once C{predicate()} holds, or C{False} after
-    C{timeout} seconds.
-    """
-
-    @defer.inlineCallbacks
-    def poll():
-        deadline = reactor.seconds() + timeout
-        while not predicate():
-            if reactor.seconds() >= deadline:
-                return False
-            yield task.deferLater(reactor, interval, lambda: None)
-        return True
-
-    return poll()
-
-
-class WSClient(WebSocketClientProtocol):
-    """
-    A websocket client that queues the text messages it gets.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.opened: defer.Deferred = defer.Deferred()
-        self.closed: defer.Deferred = defer.Deferred()
-        self.messages: defer.DeferredQueue = defer.DeferredQueue()
-        self.received: List[Any] = []
-
-    def onOpen(self) -> None:
-        self.opened.callback(self)
-
-    def onMessage(self, payload: bytes, isBinary: bool) -> None:
-        message = payload if isBinary else payload.decode("utf-8")
-        self.received.append(message)
-        self.messages.put(message)
-
-    def onClose(self, wasClean: bool, code: Optional[int], reason: Optional[str]) -> None:
-        if not self.opened.called:
-            self.opened.errback(ConnectionError(f"websocket refused: {code} {reason}"))
-        if not self.closed.called:
-            self.closed.callback((wasClean, code, reason))
-
-    def next_message(self, timeout: float = 5.0) -> defer.Deferred:
-        d = self.messages.get()
-        return d.addTimeout(timeout, reactor)
-
-
-def connect_ws(port: int, path: str) -> defer.Deferred:
-    """
-    A L{WSClient} connected to C{ws://127.0.0.1:port/path}, once open.
-    """
-    factory = WebSocketClientFactory(f"ws://127.0.0.1:{port}{path}")
-    factory.protocol = WSClient
-    d = TCP4ClientEndpoint(reactor, "127.0.0.1", port).connect(factory)
-    d.addCallback(lambda client: client.opened)
-    return d.addTimeout(10, reactor)
-
-
-class HTTPClientMixin:
-    """
-    treq with a pool that keeps no connections, so that tests end clean.
-    """
-
-    def http(self) -> HTTPConnectionPool:
-        pool = getattr(self, "_pool", None)
-        if pool is None:
-            pool = self._pool = HTTPConnectionPool(reactor, persistent=False)
-            self.addCleanup(pool.closeCachedConnections)
-        return pool
-
-    def get(self, url: str, **kwargs: Any) -> defer.Deferred:
-        return treq.get(url, pool=self.http(), **kwargs)
-
-    def post(self, url: str, data: Any = None, **kwargs: Any) -> defer.Deferred:
-        return treq.post(url, data=data, pool=self.http(), **kwargs)
-
-    @defer.inlineCallbacks
-    def open_stream(self, url: str):
-        """
-        Start an xhr_streaming request; fires with C{(chunks, done)} once
-        the open frame arrived: C{chunks} grows as data comes, C{done} fires
-        when the response ends.
-        """
-        response = yield self.post(url)
-        chunks: List[bytes] = []
-        done = treq.collect(response, chunks.append)
-        got_open = yield wait_until(lambda: b"\no\n" in b"".join(chunks))
-        if not got_open:
-            raise AssertionError(f"no open frame in {b''.join(chunks)[-100:]!r}")
-        return chunks, done
 
 
 def parse(args: List[str]) -> tap.Options:

@@ -10,92 +10,20 @@ import base64
 import hashlib
 import json
 import os
-from typing import Any, List, Optional, Tuple
+from typing import Any, Optional
 
-from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol
+from autobahn.twisted.websocket import WebSocketClientFactory
 from twisted.internet import defer, reactor
 from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.trial import unittest
 
 from txsockjs import Options
 
-from ._e2e import WAIT, Response, ServerMixin, new_id, sleep
+from ._helpers import WAIT, CountingWSClient as WSClient, Response, ServerMixin, new_id, sleep
+from ._helpers import bounded as _bounded
 
 GO_AWAY = 'c[3000,"Go away!"]'
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
-
-class WSClient(WebSocketClientProtocol):
-    """
-    Keeps every text message; lets a test wait for the n-th one or the end.
-    """
-
-    def __init__(self) -> None:
-        WebSocketClientProtocol.__init__(self)
-        self.messages: List[str] = []
-        self.opened: defer.Deferred = defer.Deferred()
-        self.ended: defer.Deferred = defer.Deferred()
-        self.close_info: Optional[Tuple[bool, Any, Any]] = None
-        self._waiters: List[Tuple[int, defer.Deferred]] = []
-
-    def onOpen(self) -> None:
-        self.opened.callback(self)
-
-    def onMessage(self, payload: bytes, isBinary: bool) -> None:
-        self.messages.append(payload.decode("utf-8", "surrogatepass"))
-        # a callback may add waiters while this runs
-        waiters, self._waiters = self._waiters, []
-        keep = []
-        for count, d in waiters:
-            if d.called:
-                continue
-            if len(self.messages) >= count:
-                d.callback(self.messages[count - 1])
-            else:
-                keep.append((count, d))
-        self._waiters = keep + self._waiters
-
-    def onClose(self, wasClean: bool, code: Any, reason: Any) -> None:
-        self.close_info = (wasClean, code, reason)
-        if not self.opened.called:
-            self.opened.errback(AssertionError(f"websocket refused: {code} {reason}"))
-        waiters, self._waiters = self._waiters, []
-        for count, d in waiters:
-            d.errback(AssertionError(f"closed ({code}, {reason!r}) after {self.messages!r}"))
-
-    def connectionLost(self, reason: Any) -> None:
-        WebSocketClientProtocol.connectionLost(self, reason)
-        if not self.ended.called:
-            self.ended.callback(self.close_info)
-
-    # -- for tests
-
-    def message(self, n: int) -> defer.Deferred:
-        """
-        Fire with the n-th message (1-based) once it came.
-        """
-        if len(self.messages) >= n:
-            return defer.succeed(self.messages[n - 1])
-        d: defer.Deferred = defer.Deferred()
-        self._waiters.append((n, d))
-        return d.addTimeout(WAIT, reactor)
-
-    def send(self, text: str) -> None:
-        self.sendMessage(text.encode("utf-8"), False)
-
-    def wait_end(self) -> defer.Deferred:
-        return _bounded(self.ended)
-
-    def abort(self) -> None:
-        if not self.ended.called and self.transport is not None:
-            self.transport.abortConnection()
-
-
-def _bounded(d: defer.Deferred) -> defer.Deferred:
-    # a bounded wait on a Deferred other code also waits on
-    waiter: defer.Deferred = defer.Deferred()
-    d.addBoth(lambda result: (waiter.called or waiter.callback(result), result)[1])
-    return waiter.addTimeout(WAIT, reactor)
 
 
 class _Base(ServerMixin, unittest.TestCase):
@@ -152,8 +80,11 @@ class SockJSWebSocketTests(_Base):
         client.send("[]")
         client.send('["x"]')
         self.assertEqual((yield client.message(2)), 'a["x"]')
-        yield sleep(0.05)
-        self.assertEqual(client.messages, ["o", 'a["x"]'])
+        # messages are answered in order: nothing came in between if the
+        # echo of the next one is the third message
+        client.send('["next"]')
+        yield client.message(3)
+        self.assertEqual(client.messages, ["o", 'a["x"]', 'a["next"]'])
 
     @defer.inlineCallbacks
     def test_bare_string(self):
@@ -195,9 +126,13 @@ class SockJSWebSocketTests(_Base):
         b.send('["for b"]')
         self.assertEqual((yield a.message(2)), 'a["for a"]')
         self.assertEqual((yield b.message(2)), 'a["for b"]')
-        yield sleep(0.05)
-        self.assertEqual(a.messages, ["o", 'a["for a"]'])
-        self.assertEqual(b.messages, ["o", 'a["for b"]'])
+        # nothing crossed over: each one's next echo is its third message
+        a.send('["a again"]')
+        b.send('["b again"]')
+        yield a.message(3)
+        yield b.message(3)
+        self.assertEqual(a.messages, ["o", 'a["for a"]', 'a["a again"]'])
+        self.assertEqual(b.messages, ["o", 'a["for b"]', 'a["b again"]'])
 
     @defer.inlineCallbacks
     def test_websocket_does_not_touch_http_sessions(self):

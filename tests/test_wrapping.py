@@ -29,7 +29,7 @@ from twisted.trial import unittest
 from txsockjs import Options
 from txsockjs.endpoints import SockJSServerEndpoint
 
-from .test_tap import HTTPClientMixin, WSClient, connect_ws, wait_until
+from ._helpers import HTTPClientMixin, WSClient, connect_ws, wait_until
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

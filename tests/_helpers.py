@@ -1,7 +1,16 @@
 """
-Shared machinery of the end-to-end tests: the standard test endpoints
-(examples/test_server.py) on a real listening port, raw TCP HTTP clients that
-show framing and chunks as they arrive, and a clean reactor at the end.
+The helpers every test module shares (test modules import only from here,
+never from each other).
+
+- L{MemoryServerMixin}: the standard test endpoints (examples/test_server.py)
+  served by L{txsockjs.testing.SockJSTestServer}: real twisted.web requests
+  over in-memory connections, time on a L{Clock}. Most HTTP-level tests.
+- L{ServerMixin}: the same endpoints on a real listening port on 127.0.0.1,
+  with raw TCP clients that show framing and chunks as they arrive, for what
+  needs the wire (HTTP/1.0 and chunking on a socket, the websocket takeover
+  of a TCP connection, hixie-76).
+- websocket and treq clients over real ports (L{connect_ws},
+  L{HTTPClientMixin}) and L{wait_until}, for the service and endpoint tests.
 """
 
 from __future__ import annotations
@@ -13,15 +22,26 @@ import uuid
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import treq
-from twisted.internet import defer, reactor, tcp
+from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol
+from twisted.internet import defer, reactor, task, tcp
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.protocol import Protocol
 from twisted.web.client import HTTPConnectionPool
 from twisted.web.server import Site
 
 from txsockjs import Options
+from txsockjs.testing import Exchange, SockJSTestServer
 
 __all__ = [
+    "MemoryServerMixin",
+    "MemoryClient",
+    "CountingWSClient",
+    "bounded",
+    "SHUTDOWN_FRAME",
+    "WSClient",
+    "connect_ws",
+    "wait_until",
+    "HTTPClientMixin",
     "make_root",
     "TrackingClock",
     "RawClient",
@@ -35,6 +55,9 @@ __all__ = [
 
 #: The longest any single wait of these tests may take, in seconds.
 WAIT = 5.0
+
+#: What a client gets when the server shuts down.
+SHUTDOWN_FRAME = 'c[1001,"Server shutting down"]'
 
 
 def _load_test_server() -> Any:
@@ -398,3 +421,314 @@ class ServerMixin:
         response = yield client.wait_finished()
         client.abort()
         return response
+
+
+# -- real ports: websocket and treq clients --------------------------------------
+
+
+def wait_until(
+    predicate: Callable[[], bool], timeout: float = 5.0, interval: float = 0.02
+) -> defer.Deferred:
+    """
+    Fires with C{True} once C{predicate()} holds, or C{False} after
+    C{timeout} seconds.
+    """
+
+    @defer.inlineCallbacks
+    def poll():
+        deadline = reactor.seconds() + timeout
+        while not predicate():
+            if reactor.seconds() >= deadline:
+                return False
+            yield task.deferLater(reactor, interval, lambda: None)
+        return True
+
+    return poll()
+
+
+class WSClient(WebSocketClientProtocol):
+    """
+    A websocket client that queues the text messages it gets.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.opened: defer.Deferred = defer.Deferred()
+        self.closed: defer.Deferred = defer.Deferred()
+        self.messages: defer.DeferredQueue = defer.DeferredQueue()
+        self.received: List[Any] = []
+
+    def onOpen(self) -> None:
+        self.opened.callback(self)
+
+    def onMessage(self, payload: bytes, isBinary: bool) -> None:
+        message = payload if isBinary else payload.decode("utf-8")
+        self.received.append(message)
+        self.messages.put(message)
+
+    def onClose(self, wasClean: bool, code: Optional[int], reason: Optional[str]) -> None:
+        if not self.opened.called:
+            self.opened.errback(ConnectionError(f"websocket refused: {code} {reason}"))
+        if not self.closed.called:
+            self.closed.callback((wasClean, code, reason))
+
+    def next_message(self, timeout: float = 5.0) -> defer.Deferred:
+        d = self.messages.get()
+        return d.addTimeout(timeout, reactor)
+
+
+def connect_ws(port: int, path: str) -> defer.Deferred:
+    """
+    A L{WSClient} connected to C{ws://127.0.0.1:port/path}, once open.
+    """
+    factory = WebSocketClientFactory(f"ws://127.0.0.1:{port}{path}")
+    factory.protocol = WSClient
+    d = TCP4ClientEndpoint(reactor, "127.0.0.1", port).connect(factory)
+    d.addCallback(lambda client: client.opened)
+    return d.addTimeout(10, reactor)
+
+
+class HTTPClientMixin:
+    """
+    treq with a pool that keeps no connections, so that tests end clean.
+    """
+
+    def http(self) -> HTTPConnectionPool:
+        pool = getattr(self, "_pool", None)
+        if pool is None:
+            pool = self._pool = HTTPConnectionPool(reactor, persistent=False)
+            self.addCleanup(pool.closeCachedConnections)
+        return pool
+
+    def get(self, url: str, **kwargs: Any) -> defer.Deferred:
+        return treq.get(url, pool=self.http(), **kwargs)
+
+    def post(self, url: str, data: Any = None, **kwargs: Any) -> defer.Deferred:
+        return treq.post(url, data=data, pool=self.http(), **kwargs)
+
+    @defer.inlineCallbacks
+    def open_stream(self, url: str):
+        """
+        Start an xhr_streaming request; fires with C{(chunks, done)} once
+        the open frame arrived: C{chunks} grows as data comes, C{done} fires
+        when the response ends.
+        """
+        response = yield self.post(url)
+        chunks: List[bytes] = []
+        done = treq.collect(response, chunks.append)
+        got_open = yield wait_until(lambda: b"\no\n" in b"".join(chunks))
+        if not got_open:
+            raise AssertionError(f"no open frame in {b''.join(chunks)[-100:]!r}")
+        return chunks, done
+
+
+# -- real ports: a websocket client that counts messages ------------------------
+
+
+class CountingWSClient(WebSocketClientProtocol):
+    """
+    Keeps every text message; lets a test wait for the n-th one or the end.
+    """
+
+    def __init__(self) -> None:
+        WebSocketClientProtocol.__init__(self)
+        self.messages: List[str] = []
+        self.opened: defer.Deferred = defer.Deferred()
+        self.ended: defer.Deferred = defer.Deferred()
+        self.close_info: Optional[Tuple[bool, Any, Any]] = None
+        self._waiters: List[Tuple[int, defer.Deferred]] = []
+
+    def onOpen(self) -> None:
+        self.opened.callback(self)
+
+    def onMessage(self, payload: bytes, isBinary: bool) -> None:
+        self.messages.append(payload.decode("utf-8", "surrogatepass"))
+        # a callback may add waiters while this runs
+        waiters, self._waiters = self._waiters, []
+        keep = []
+        for count, d in waiters:
+            if d.called:
+                continue
+            if len(self.messages) >= count:
+                d.callback(self.messages[count - 1])
+            else:
+                keep.append((count, d))
+        self._waiters = keep + self._waiters
+
+    def onClose(self, wasClean: bool, code: Any, reason: Any) -> None:
+        self.close_info = (wasClean, code, reason)
+        if not self.opened.called:
+            self.opened.errback(AssertionError(f"websocket refused: {code} {reason}"))
+        waiters, self._waiters = self._waiters, []
+        for count, d in waiters:
+            d.errback(AssertionError(f"closed ({code}, {reason!r}) after {self.messages!r}"))
+
+    def connectionLost(self, reason: Any) -> None:
+        WebSocketClientProtocol.connectionLost(self, reason)
+        if not self.ended.called:
+            self.ended.callback(self.close_info)
+
+    # -- for tests
+
+    def message(self, n: int) -> defer.Deferred:
+        """
+        Fire with the n-th message (1-based) once it came.
+        """
+        if len(self.messages) >= n:
+            return defer.succeed(self.messages[n - 1])
+        d: defer.Deferred = defer.Deferred()
+        self._waiters.append((n, d))
+        return d.addTimeout(WAIT, reactor)
+
+    def send(self, text: str) -> None:
+        self.sendMessage(text.encode("utf-8"), False)
+
+    def wait_end(self) -> defer.Deferred:
+        return bounded(self.ended)
+
+    def abort(self) -> None:
+        if not self.ended.called and self.transport is not None:
+            self.transport.abortConnection()
+
+
+def bounded(d: defer.Deferred) -> defer.Deferred:
+    # a bounded wait on a Deferred other code also waits on
+    waiter: defer.Deferred = defer.Deferred()
+    d.addBoth(lambda result: (waiter.called or waiter.callback(result), result)[1])
+    return waiter.addTimeout(WAIT, reactor)
+
+
+# -- in memory -------------------------------------------------------------------
+
+
+class MemoryClient:
+    """
+    One in-memory connection (a L{txsockjs.testing.Exchange}), with the
+    interface of L{RawClient} that the protocol tests use. Nothing happens
+    behind a test's back in memory: a C{wait} checks its condition at once
+    and fails, with what arrived, when it does not hold.
+    """
+
+    def __init__(self, exchange: Exchange, settle: Callable[[], None]) -> None:
+        self.exchange = exchange
+        self._settle = settle
+
+    @property
+    def data(self) -> bytes:
+        return self.exchange.data
+
+    @property
+    def closed(self) -> bool:
+        return self.exchange.closed
+
+    @property
+    def lost(self) -> defer.Deferred:
+        if self.closed:
+            return defer.succeed(None)
+        return defer.fail(AssertionError(f"connection still open; received {self.data[-600:]!r}"))
+
+    def send(self, data: bytes) -> None:
+        self.exchange.send(data)
+        self._settle()
+
+    def abort(self) -> None:
+        self.exchange.abort()
+        self._settle()
+
+    def response(self) -> Optional[Exchange]:
+        return self.exchange if self.exchange.started else None
+
+    def body(self) -> bytes:
+        return self.exchange.body
+
+    def wait(self, predicate: Callable[["MemoryClient"], Any], timeout: float = WAIT) -> defer.Deferred:
+        if predicate(self):
+            return defer.succeed(self)
+        return defer.fail(AssertionError(f"never happened; received {self.data[-600:]!r}"))
+
+    def wait_body(self, needle: bytes, timeout: float = WAIT) -> defer.Deferred:
+        return self.wait(lambda c: needle in c.body(), timeout)
+
+    def wait_finished(self, timeout: float = WAIT) -> defer.Deferred:
+        return self.wait(lambda c: c.exchange.finished, timeout).addCallback(lambda c: c.exchange)
+
+    def wait_closed(self, timeout: float = WAIT) -> defer.Deferred:
+        return self.wait(lambda c: c.closed, timeout).addCallback(lambda c: c.exchange)
+
+
+class MemoryServerMixin:
+    """
+    setUp for a trial TestCase: the test endpoints (L{make_root}) served by
+    a L{SockJSTestServer} on a L{Clock}. C{http} and the raw clients have the
+    signatures of L{ServerMixin}'s and answer with Deferreds, so that a test
+    reads the same in memory and over a socket; a response still open when
+    asked for fires once a later step (a send, L{advance}) ends it.
+    """
+
+    base_options: Optional[Options] = Options(raw_websocket=True)
+
+    def setUp(self) -> Any:
+        self.clock = task.Clock()
+        self.root = make_root(self.base_options, self.clock)
+        self.server = SockJSTestServer(self.root, self.clock)
+        self._pending: List[Tuple[Exchange, defer.Deferred]] = []
+
+    def resource(self, name: str) -> Any:
+        return self.root.children[name.encode()]
+
+    def advance(self, seconds: float) -> None:
+        """
+        Let C{seconds} of the clock pass, every timer at its time.
+        """
+        self.server.advance(seconds)
+        self._settle()
+
+    def _settle(self) -> None:
+        pending, self._pending = self._pending, []
+        for exchange, d in pending:
+            if exchange.finished:
+                d.callback(exchange)
+            else:
+                self._pending.append((exchange, d))
+
+    def http(
+        self,
+        method: str,
+        path: str,
+        headers: Optional[Dict[str, Any]] = None,
+        body: Optional[bytes] = None,
+    ) -> defer.Deferred:
+        """
+        One request; fires with the response (C{.code}, C{.body},
+        C{.header()}) once it ended.
+        """
+        exchange = self.server.request(method, path, headers, body or b"")
+        d: defer.Deferred = defer.Deferred()
+        self._pending.append((exchange, d))
+        self._settle()
+        return d
+
+    def connect(self) -> defer.Deferred:
+        return defer.succeed(MemoryClient(self.server.connect(), self._settle))
+
+    def raw(
+        self,
+        method: str,
+        path: str,
+        headers: Optional[Dict[str, str]] = None,
+        body: bytes = b"",
+        version: str = "HTTP/1.1",
+        close: bool = True,
+    ) -> defer.Deferred:
+        """
+        Send one request on a new connection; the L{MemoryClient}.
+        """
+        exchange = self.server.request(method, path, headers, body, version, close)
+        self._settle()
+        return defer.succeed(MemoryClient(exchange, self._settle))
+
+    def exchange(self, method: str, path: str, **kw: Any) -> defer.Deferred:
+        """
+        One complete request and response.
+        """
+        return self.raw(method, path, **kw).addCallback(lambda client: client.wait_finished())
