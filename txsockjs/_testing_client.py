@@ -159,7 +159,7 @@ class TestSession:
     def send(self, *messages: str) -> Optional[Exchange]:
         """
         Send messages to the server in one request (one websocket message);
-        the sending request's exchange, or L{None} on a websocket.
+        the sending request's exchange, or C{None} on a websocket.
         """
         payload = json.dumps(list(messages)).encode("utf-8")
         if self._ws is not None:

@@ -157,7 +157,7 @@ class Exchange:
 
     def header(self, name: str) -> Optional[str]:
         """
-        A response header's values joined with C{", "}, or L{None}.
+        A response header's values joined with C{", "}, or C{None}.
         """
         values = self.headers.get(name.lower())
         return None if not values else ", ".join(values)

@@ -1,9 +1,9 @@
 """
 Test your protocol served by txsockjs without sockets and without waiting.
 
-L{SockJSTestServer} runs a real twisted.web L{Site} (real L{Request}s, real
+L{SockJSTestServer} runs a real twisted.web C{Site} (real C{Request}s, real
 HTTP parsing and chunking) over in-memory connections, with a
-L{twisted.internet.task.Clock} for every timer: heartbeats, the disconnect
+C{twisted.internet.task.Clock} for every timer: heartbeats, the disconnect
 delay and HTTP timeouts happen when the test advances the clock, never by
 waiting. Every call returns once the server has nothing left to do at the
 current time, so trial's C{SynchronousTestCase} (or a plain pytest function)
@@ -55,11 +55,11 @@ __all__ = [
 
 class SockJSTestServer:
     """
-    A twisted.web L{Site} over in-memory connections, with a clock.
+    A twisted.web C{Site} over in-memory connections, with a clock.
 
     @ivar clock: the clock of the server's timers; the resources served must
         have been made with it (C{SockJSResource(factory, options, clock)}).
-    @ivar site: the L{Site}.
+    @ivar site: the C{Site}.
     """
 
     __test__ = False
@@ -88,7 +88,7 @@ class SockJSTestServer:
     ) -> "SockJSTestServer":
         """
         A server with one L{SockJSResource} for C{factory} at its root, on a
-        new L{Clock}. The resource is the server's C{resource} attribute.
+        new C{Clock}. The resource is the server's C{resource} attribute.
         """
         clock = Clock()
         resource = SockJSResource(factory, options, clock)
