@@ -13,11 +13,14 @@ import struct
 from typing import Any, Optional
 
 from twisted.internet.protocol import Protocol
+from twisted.logger import Logger
 from twisted.web.server import NOT_DONE_YET
 from zope.interface import implementer
 
 from ..framing import HEARTBEAT, BrokenJSON, parse_websocket_message
 from ..interfaces import IReceiver
+
+_log = Logger()
 
 __all__ = ["Hixie76Protocol", "upgrade_hixie76", "key_number", "handshake_digest"]
 
@@ -210,8 +213,14 @@ class Hixie76Protocol(Protocol):
         if not self._raw:
             self.send_frame(HEARTBEAT)
 
-    def send_text(self, message: str) -> None:
-        self.send_frame(message.encode("utf-8", "surrogatepass"))
+    def send_text(self, message: str) -> int:
+        data = message.encode("utf-8", "surrogatepass")
+        self.send_frame(data)
+        return len(data)
+
+    def send_binary(self, data: bytes) -> None:
+        # hixie-76 has no binary frames: a binary message cannot go out
+        _log.info("hixie-76 websocket: dropped a binary message (no binary frames)")
 
     def close_with(self, code: int, reason: str) -> None:
         self.close()
