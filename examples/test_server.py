@@ -165,6 +165,12 @@ def main(argv: list | None = None) -> None:
         default=None,
         help="streaming response limit of every endpoint but /echo (4096)",
     )
+    parser.add_argument(
+        "--max-queue-size",
+        type=int,
+        default=None,
+        help="characters one session may hold for its client (default: Options' own)",
+    )
     parser.add_argument("--no-metrics", action="store_true", help="do not serve /metrics")
     args = parser.parse_args(argv)
 
@@ -193,6 +199,8 @@ def main(argv: list | None = None) -> None:
         limits["streaming_write_timeout"] = args.write_timeout or None
     if args.max_message_size is not None:
         limits["max_message_size"] = args.max_message_size or None
+    if args.max_queue_size is not None:
+        limits["max_queue_size"] = args.max_queue_size
     if args.response_limit is not None:
         limits["response_limit"] = args.response_limit
     if not args.no_metrics:
