@@ -30,7 +30,7 @@ WRITE_TIMEOUT = 0.5
 #: how long any single wait of these tests may take, in seconds
 WAIT = 10.0
 #: how far above its baseline the server's RSS may stay (KiB): generous,
-#: and well under what each attack makes the server buffer (80 MiB)
+#: and well under what each attack would make an unbounded server buffer (80 MiB)
 MARGIN_KIB = 30 * 1024
 #: answers of 512 KiB a stalled reader is sent (80 MiB)
 ANSWERS = 160
@@ -390,8 +390,11 @@ class StalledReaderTests(_HostileBase):
         started = time.monotonic()
         self.assertEqual(self.wire.wait_closed(s, WAIT), "reset")
         self.assertLess(time.monotonic() - started, WRITE_TIMEOUT + 5)
-        # it was buffered (the measure can see it), then freed
-        self.assertGreater(self.server.peak_rss_kib(), self.baseline + MARGIN_KIB)
+        # The session's queue bound (max_queue_size, 4 MiB) stops the
+        # buffering long before the 80 MiB sent: the session closes with 1013
+        # (superseding "80 MiB buffered, then freed"), and its close, which
+        # the client never reads, is aborted after the write timeout.
+        self.assertLess(self.server.peak_rss_kib(), self.baseline + MARGIN_KIB)
         self.assert_memory_back()
 
     def test_hixie76_under_amplify(self):
@@ -407,7 +410,8 @@ class StalledReaderTests(_HostileBase):
             + b'\x00["19"]\xff' * ANSWERS
         )
         self.assertEqual(self.wire.wait_closed(s, WAIT), "reset")
-        self.assertGreater(self.server.peak_rss_kib(), self.baseline + MARGIN_KIB)
+        # bounded by max_queue_size, not the 80 MiB sent (see above)
+        self.assertLess(self.server.peak_rss_kib(), self.baseline + MARGIN_KIB)
         self.assert_memory_back()
 
     def test_websocket_under_broadcast(self):

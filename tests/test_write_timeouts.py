@@ -15,7 +15,7 @@ import os
 from typing import Any, Tuple
 
 from autobahn.twisted.websocket import WebSocketServerFactory
-from twisted.internet.error import ConnectionAborted
+from twisted.internet.error import ConnectionAborted, ConnectionDone
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
@@ -40,8 +40,29 @@ def _ws_factory() -> WebSocketServerFactory:
     return factory
 
 
+class _TCPLike(StringTransport):
+    """
+    How a TCP connection whose buffer drains at once ends: loseConnection
+    sends the FIN (behind what the client did not read), loseWriteConnection
+    closes the writing side only, abortConnection resets.
+    """
+
+    ended = ""
+
+    def loseConnection(self) -> None:
+        self.ended = self.ended or "closed"
+
+    def loseWriteConnection(self) -> None:
+        self.ended = self.ended or "half-closed"
+
+    def abortConnection(self) -> None:
+        self.ended = "aborted"
+
+
 class WebsocketWriteTimeoutTests(SynchronousTestCase):
-    def connect(self, **options: Any) -> Tuple[Any, StringTransport, Clock]:
+    def connect(
+        self, transport: Any = None, **options: Any
+    ) -> Tuple[Any, StringTransport, Clock]:
         clock = Clock()
         resource = SockJSResource(
             Factory.forProtocol(Amplify),
@@ -52,7 +73,7 @@ class WebsocketWriteTimeoutTests(SynchronousTestCase):
         root.putChild(b"a", resource)
         # no idle timer on the global reactor: this test runs on a Clock
         channel = Site(root, timeout=None).buildProtocol(None)
-        transport = StringTransport()
+        transport = transport if transport is not None else StringTransport()
         channel.makeConnection(transport)
         key = base64.b64encode(os.urandom(16))
         channel.dataReceived(
@@ -96,6 +117,38 @@ class WebsocketWriteTimeoutTests(SynchronousTestCase):
         self.assertFalse(transport.disconnected)
         clock.advance(4)
         self.assertTrue(transport.disconnected, "aborted")
+
+    def test_close_lingers_until_the_client_hangs_up(self):
+        # The session closes while the connection is full. Its buffer may
+        # then drain into the kernel's (the queue bound keeps it small), so
+        # a close that ended there would leave the end unseen behind what
+        # the client does not read: only the writing side is closed, and a
+        # client that does not hang up within the write timeout is aborted.
+        protocol, transport, clock = self.connect(
+            websocket_write_timeout=3, heartbeat_delay=60, transport=_TCPLike()
+        )
+        transport.producer.pauseProducing()
+        protocol.session.close()
+        clock.advance(0)
+        self.assertTrue(transport.value().endswith(b'c[3000,"Go away!"]'))
+        self.assertIsNone(transport.producer, "the close does not wait on the producer")
+        self.assertEqual(transport.ended, "half-closed")
+        clock.advance(2.9)
+        self.assertEqual(transport.ended, "half-closed")
+        clock.advance(0.2)
+        self.assertEqual(transport.ended, "aborted")
+
+    def test_close_of_a_reading_client(self):
+        # a client that reads the end hangs up: nothing is aborted
+        protocol, transport, clock = self.connect(
+            websocket_write_timeout=3, heartbeat_delay=60, transport=_TCPLike()
+        )
+        protocol.session.close()
+        clock.advance(0)
+        self.assertEqual(transport.ended, "half-closed")
+        protocol.connectionLost(Failure(ConnectionDone()))
+        clock.advance(10)
+        self.assertEqual(transport.ended, "half-closed")
 
     def test_no_timeout(self):
         protocol, transport, clock = self.connect(websocket_write_timeout=None, heartbeat_delay=7200)
@@ -162,20 +215,61 @@ class StreamingWriteTimeoutTests(SynchronousTestCase):
         self.clock.advance(10)
         self.assertFalse(transport.disconnected)
 
+    def fill_on_write(self, channel: Any, transport: StringTransport, mark: int) -> None:
+        """
+        Make C{transport} pause C{channel} once more than C{mark} bytes are
+        buffered in it, inside the write, as a TCP transport does.
+        """
+        write, write_sequence = transport.write, transport.writeSequence
+
+        def fill() -> None:
+            if len(transport.value()) > mark and not channel._waitingForTransport:
+                channel.pauseProducing()
+
+        def filling(data: bytes) -> None:
+            write(data)
+            fill()
+
+        def filling_sequence(data: Any) -> None:
+            write_sequence(data)
+            fill()
+
+        transport.write = filling  # type: ignore[method-assign]
+        transport.writeSequence = filling_sequence  # type: ignore[method-assign]
+
     def test_ended_response_never_read(self):
         # the response ends (response limit) while the client reads nothing:
-        # its connection is aborted all the same
+        # its connection is aborted all the same. The write that ends it is
+        # the one that fills the connection (while the connection is full,
+        # messages wait in the session since the outgoing queue bound: a
+        # response cannot end by frames written into a full connection).
         channel, transport = self.open("xhr_streaming", limit=4096)
-        channel.pauseProducing()
+        self.fill_on_write(channel, transport, len(transport.value()) + 1000)
         self.send("5000")  # past the limit: the response ends
+        self.assertTrue(channel._waitingForTransport)
         self.assertTrue(transport.value().endswith(b"0\r\n\r\n"))
-        self.clock.advance(2.1)
+        self.clock.advance(1.9)
+        self.assertFalse(transport.disconnected)
+        self.clock.advance(0.2)
         self.assertTrue(transport.disconnected)
 
     def test_ended_response_read(self):
         channel, transport = self.open("xhr_streaming", limit=4096)
-        channel.pauseProducing()
+        self.fill_on_write(channel, transport, len(transport.value()) + 1000)
         self.send("5000")
+        self.assertTrue(transport.value().endswith(b"0\r\n\r\n"))
         channel.resumeProducing()  # the client read it after all
         self.clock.advance(10)
         self.assertFalse(transport.disconnected)
+
+    def test_full_connection_keeps_messages_in_session(self):
+        # while the connection is full, what the application writes waits in
+        # the session (bounded by max_queue_size), and the stalled reader is
+        # still aborted after the write timeout
+        channel, transport = self.open("xhr_streaming", limit=4096)
+        channel.pauseProducing()
+        before = len(transport.value())
+        self.send("5000")
+        self.assertEqual(len(transport.value()), before)
+        self.clock.advance(2.1)
+        self.assertTrue(transport.disconnected)

@@ -122,26 +122,13 @@ _KEYWORDS = {
 }
 
 
-def _limit(kind: type):
-    # an HTTP limit: 0 (or "none") turns it off
-    number = _number(kind)
-
-    def convert(name: str, value: str) -> Any:
-        if value.strip().lower() == "none":
-            return None
-        result = number(name, value)
-        return None if result == 0 else result
-
-    return convert
-
-
 _KEYWORDS.update(
     {
-        "max_body_size": _limit(int),
-        "header_timeout": _limit(float),
-        "idle_timeout": _limit(float),
-        "max_connections": _limit(int),
-        "max_sessions": _limit(int),
+        "max_body_size": _number_or_none(int),
+        "header_timeout": _number_or_none(float),
+        "idle_timeout": _number_or_none(float),
+        "max_connections": _number_or_none(int),
+        "max_sessions": _number_or_none(int),
     }
 )
 

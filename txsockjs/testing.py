@@ -53,6 +53,18 @@ __all__ = [
 ]
 
 
+class _ServerTransport(FakeTransport):
+    """
+    The server's side of an in-memory connection. A half-close (the server
+    closing its writing side and waiting for the client to hang up) ends
+    the connection, as a real client that read everything does; iosim's own
+    C{loseWriteConnection} does nothing.
+    """
+
+    def loseWriteConnection(self) -> None:
+        self.loseConnection()
+
+
 class SockJSTestServer:
     """
     A twisted.web C{Site} over in-memory connections, with a clock.
@@ -208,7 +220,7 @@ class SockJSTestServer:
         server_address = IPv4Address("TCP", "127.0.0.1", 8080)
         client_address = IPv4Address("TCP", "127.0.0.1", self._port)
         channel = self.site.buildProtocol(client_address)
-        server_transport = FakeTransport(channel, True, server_address, client_address)
+        server_transport = _ServerTransport(channel, True, server_address, client_address)
         client_transport = FakeTransport(client, False, client_address, server_address)
         channel.makeConnection(server_transport)
         client.makeConnection(client_transport)

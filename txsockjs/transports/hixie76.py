@@ -118,7 +118,7 @@ class Hixie76Protocol(Protocol):
                 digest = handshake_digest(self._keys[0], self._keys[1], key3)
             except ValueError:
                 self._closed = True
-                self.transport.loseConnection()
+                self._hang_up()
                 return
             self.transport.write(digest)
             self._open = True
@@ -167,7 +167,7 @@ class Hixie76Protocol(Protocol):
             else:
                 self._closed = True
                 self._buffer = bytearray()
-                self.transport.loseConnection()
+                self._hang_up()
                 return
 
     def _too_big(self) -> None:
@@ -188,7 +188,7 @@ class Hixie76Protocol(Protocol):
         except (BrokenJSON, UnicodeDecodeError):
             self._closed = True
             self._buffer = bytearray()
-            self.transport.loseConnection()
+            self._hang_up()
             return
         if messages:
             session.deliver(messages)
@@ -230,9 +230,17 @@ class Hixie76Protocol(Protocol):
             self._closed = True
             self._buffer = bytearray()
             self.transport.write(b"\xff\x00")
-            self.transport.loseConnection()
             # a client that reads nothing cannot hold the close open
-            self._backpressure.timer.start()
+            self._hang_up()
+
+    def _hang_up(self) -> None:
+        """
+        End the connection once what is buffered went out; a client that
+        does not hang up within the write timeout is aborted.
+        """
+        from .stall import linger
+
+        linger(self.transport, self._backpressure.timer)
 
 
 def upgrade_hixie76(

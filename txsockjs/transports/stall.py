@@ -9,7 +9,7 @@ from typing import Any, Callable, Optional
 
 from twisted.internet.interfaces import IReactorTime
 
-__all__ = ["StallTimer", "abort"]
+__all__ = ["StallTimer", "abort", "linger"]
 
 
 class StallTimer:
@@ -71,3 +71,40 @@ def abort(transport: Any) -> None:
         transport.loseConnection()
     else:
         method()
+
+
+def linger(transport: Any, timer: StallTimer) -> None:
+    """
+    Close C{transport} once what is buffered for it was written, and give
+    its peer C{timer}'s timeout to read it and hang up; a peer that does not
+    (it stopped reading) is aborted when C{timer} fires.
+
+    The connection's producer is unregistered first: a TCP transport whose
+    paused producer is still registered would never finish the close once
+    its buffer drains. Where the transport can half-close, only its writing
+    side is closed: its buffer draining into the kernel proves nothing (a
+    client that reads nothing never sees the end either), the peer hanging
+    up does. The caller stops C{timer} when the connection is lost.
+    """
+    if transport is None:
+        return
+    if getattr(transport, "producer", None) is not None:
+        transport.unregisterProducer()
+    timer.start()
+    half_close = getattr(transport, "loseWriteConnection", None)
+    if half_close is not None and not _is_tls(transport):
+        half_close()
+    else:
+        transport.loseConnection()
+
+
+def _is_tls(transport: Any) -> bool:
+    # TLS must close with its own alert, which only loseConnection sends
+    # (a wrapper's loseWriteConnection would reach the TCP transport under it)
+    from twisted.protocols.tls import TLSMemoryBIOProtocol
+
+    while transport is not None:
+        if isinstance(transport, TLSMemoryBIOProtocol):
+            return True
+        transport = getattr(transport, "__dict__", {}).get("transport")
+    return False

@@ -21,7 +21,7 @@ from zope.interface import implementer
 from ..framing import BrokenJSON, parse_websocket_message
 from ..interfaces import IReceiver
 from ..session import RequestInfo, Session, SessionState
-from .stall import StallTimer, abort
+from .stall import StallTimer, abort, linger
 
 __all__ = [
     "SockJSWebSocketProtocol",
@@ -253,7 +253,20 @@ class SockJSWebSocketProtocol(WebSocketServerProtocol):
         if session is not None:
             session.receiver_lost(self, clean=wasClean)
 
+    def _closeConnection(self, abort: bool = False) -> None:
+        # Autobahn's way to end the TCP connection. Not aborted: it lingers
+        # (see linger) for at most the write timeout, so that a client that
+        # stopped reading is aborted even when what was queued for it fit in
+        # the kernel's buffers (the session's queue bound keeps it small).
+        backpressure = self._backpressure
+        if abort or backpressure is None:
+            WebSocketServerProtocol._closeConnection(self, abort)
+        else:
+            linger(self.transport, backpressure.timer)
+
     def connectionLost(self, reason: Any = None) -> None:
+        if self._backpressure is not None:
+            self._backpressure.timer.stop()
         WebSocketServerProtocol.connectionLost(self, reason)
         # Autobahn's protocol sits in reference cycles: without this, the
         # lost connection and its write buffer (megabytes for a reader that
