@@ -140,7 +140,8 @@ class _Backpressure:
         self.timer.stop()
 
     def _expired(self) -> None:
-        resource = self._protocol.sockjs_resource
+        protocol = self._protocol
+        resource = getattr(protocol, "sockjs_resource", None) or getattr(protocol, "_resource", None)
         if resource is not None:
             resource.hub.counters.write_timeouts += 1
         # Autobahn may count the connection as closed already (a close that
