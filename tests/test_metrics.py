@@ -238,3 +238,66 @@ class ScrapeTestServerTests(unittest.TestCase):
             after[("sockjs_http_refusals_total", (("limit", "body_too_large"),))], 1
         )
         self.server.assert_no_tracebacks()
+
+
+class ServingTests(unittest.SynchronousTestCase):
+    """
+    Where the metrics page is served: C{twistd sockjs --metrics}, a
+    C{SockJSSite} whose endpoint is at its root, off by default.
+    """
+
+    def test_twistd_metrics_flag(self) -> None:
+        from twisted.internet.task import Clock
+
+        from txsockjs.tap import Options as TapOptions, build_service
+
+        config = TapOptions()
+        config.parseOptions(
+            ["--handler=twisted.protocols.wire.Echo", "--prefix=/echo", "--metrics=/metrics"]
+        )
+        self.assertEqual(config["sockjs_options"].metrics_path, "/metrics")
+        service = build_service(config, reactor=Clock())
+        self.assertEqual(list(service.site.endpoints), ["/echo"])
+        server = SockJSTestServer(service.site.resource, Clock())
+        server.site = service.site
+        exchange = server.request("GET", "/metrics")
+        self.assertEqual(exchange.code, 200)
+        self.assertIn(b'sockjs_sessions_opened_total', exchange.data)
+
+    def test_twistd_metrics_path_must_be_free(self) -> None:
+        from twisted.python import usage
+
+        from txsockjs.tap import Options as TapOptions
+
+        config = TapOptions()
+        with self.assertRaises(usage.UsageError):
+            config.parseOptions(["--handler=twisted.protocols.wire.Echo", "--prefix=/m", "--metrics=/m"])
+
+    def test_beside_an_endpoint_at_the_root(self) -> None:
+        from twisted.internet.task import Clock
+
+        from txsockjs import SockJSFactory
+
+        clock = Clock()
+        site = SockJSFactory(
+            Factory.forProtocol(Echo), Options(metrics_path="/metrics"), prefix="", reactor=clock
+        )
+        server = SockJSTestServer(site.resource, clock)
+        server.site = site
+        client = server.open("xhr_streaming")
+        client.send("a")
+        page = parse(server.request("GET", "/metrics").data.split(b"\r\n\r\n", 1)[1].decode())
+        self.assertEqual(page[("sockjs_messages_received_total", (("endpoint", "/"),))], 1)
+        # the endpoint itself still answers at the root
+        self.assertEqual(server.request("GET", "/info").code, 200)
+
+    def test_off_by_default(self) -> None:
+        from twisted.internet.task import Clock
+
+        from txsockjs import SockJSFactory
+
+        clock = Clock()
+        site = SockJSFactory(Factory.forProtocol(Echo), Options(), prefix="/echo", reactor=clock)
+        server = SockJSTestServer(site.resource, clock)
+        server.site = site
+        self.assertEqual(server.request("GET", "/metrics").code, 404)
