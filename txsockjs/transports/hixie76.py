@@ -171,6 +171,7 @@ class Hixie76Protocol(Protocol):
                 return
 
     def _too_big(self) -> None:
+        self._resource.hub.counters.message_too_large += 1
         session = self.session
         if session is not None:
             session.close(*TOO_BIG)
@@ -180,17 +181,24 @@ class Hixie76Protocol(Protocol):
         session = self.session
         if session is None:
             return
+        counters = self._resource.hub.counters
+        counters.bytes_in += len(payload)
         try:
             if self._raw:
                 messages = [payload.decode("utf-8")]
             else:
                 messages = parse_websocket_message(payload)
-        except (BrokenJSON, UnicodeDecodeError):
+        except (BrokenJSON, UnicodeDecodeError) as e:
+            if isinstance(e, BrokenJSON):
+                counters.broken_json += 1
+            else:
+                counters.bad_input += 1
             self._closed = True
             self._buffer = bytearray()
             self._hang_up()
             return
         if messages:
+            counters.messages_in += len(messages)
             session.deliver(messages)
 
     def connectionLost(self, reason: Any = None) -> None:
