@@ -14,6 +14,11 @@ serves on 127.0.0.1:8081:
     /broadcast                every message goes to every open session
     /_stats                   JSON: open connections and sessions per endpoint
                               (for the hostile-client tests; not SockJS)
+    /metrics                  Prometheus metrics (when prometheus_client is
+                              installed; --no-metrics turns them off)
+
+Every endpoint also serves the raw websocket (/echo/websocket, ...); the
+echo endpoints answer a binary message with a binary one, the same bytes.
 """
 
 from __future__ import annotations
@@ -38,6 +43,10 @@ from txsockjs import Options, SockJSResource, SockJSSite, broadcast
 class Echo(Protocol):
     def messageReceived(self, message: str) -> None:
         self.transport.send(message)
+
+    def binaryReceived(self, data: bytes) -> None:
+        # only the raw websocket carries binary messages
+        self.transport.write_binary(data)
 
 
 class Close(Protocol):
@@ -91,6 +100,8 @@ def make_root(base: Options | None = None, reactor: Any = None) -> Resource:
         root.putChild(name, factory.resource)
         resources[name.decode()] = factory.resource
     root.putChild(b"_stats", _Stats(resources))
+    #: the endpoints by the label their metrics get
+    root.endpoints = {"/" + name: r for name, r in resources.items()}  # type: ignore[attr-defined]
     return root
 
 
@@ -154,6 +165,13 @@ def main(argv: list | None = None) -> None:
         default=None,
         help="streaming response limit of every endpoint but /echo (4096)",
     )
+    parser.add_argument(
+        "--max-queue-size",
+        type=int,
+        default=None,
+        help="characters one session may hold for its client (default: Options' own)",
+    )
+    parser.add_argument("--no-metrics", action="store_true", help="do not serve /metrics")
     args = parser.parse_args(argv)
 
     from twisted.internet import reactor
@@ -181,8 +199,17 @@ def main(argv: list | None = None) -> None:
         limits["streaming_write_timeout"] = args.write_timeout or None
     if args.max_message_size is not None:
         limits["max_message_size"] = args.max_message_size or None
+    if args.max_queue_size is not None:
+        limits["max_queue_size"] = args.max_queue_size
     if args.response_limit is not None:
         limits["response_limit"] = args.response_limit
+    if not args.no_metrics:
+        try:
+            import prometheus_client  # noqa: F401
+        except ImportError:
+            print("test_server: no prometheus_client, no /metrics", file=sys.stderr)
+        else:
+            limits["metrics_path"] = "/metrics"
     base = Options(
         raw_websocket=True,
         heartbeat_delay=args.heartbeat_delay,
@@ -192,6 +219,7 @@ def main(argv: list | None = None) -> None:
     )
     root = make_root(base, reactor)
     site = (SockJSSite if args.verbose else QuietSite)(root, base, reactor=reactor)
+    site.endpoints.update(root.endpoints)
     site.noisy = False
     try:
         port = reactor.listenTCP(args.port, site, interface=args.host)

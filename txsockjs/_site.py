@@ -175,6 +175,9 @@ class SockJSRequest(server.Request):
             limit=self._limit,
             peer=str(transport.getPeer()),
         )
+        site = getattr(self.channel, "site", None)
+        if isinstance(site, SockJSSite):
+            site.body_refusals += 1
         call = _close_after(transport, _TOO_LARGE, clock, LINGER)
         self.notifyFinish().addBoth(lambda _: call.cancel() if call.active() else None)
 
@@ -308,6 +311,7 @@ class _Guard(ProtocolWrapper):
             peer=str(transport.getPeer()),
             timeout=self._site.header_timeout,
         )
+        self._site.header_timeouts += 1
         transport.write(_TIMEOUT)
         transport.loseConnection()
         self._abort_call = self._site.reactor.callLater(ABORT_AFTER, _abort, transport)
@@ -356,6 +360,10 @@ class SockJSSite(server.Site):
     @ivar connections: the connections open now (refused ones aside).
     @ivar evictions: connections closed so far to make room under the cap.
     @ivar refusals: connections answered 503 so far.
+    @ivar body_refusals: requests answered 413 so far (body too large).
+    @ivar header_timeouts: connections answered 408 so far (slow headers).
+    @ivar endpoints: the SockJS endpoints whose figures C{metrics_path}
+        serves, by name (C{resources} are there under their C{mount} name).
     """
 
     requestFactory = SockJSRequest
@@ -383,7 +391,17 @@ class SockJSSite(server.Site):
         self.connections = 0
         self.evictions = 0
         self.refusals = 0
+        self.body_refusals = 0
+        self.header_timeouts = 0
         self._refusing = 0
+        self.endpoints: Dict[str, Any] = {}
+        for index, endpoint in enumerate(self.resources):
+            self.endpoints[getattr(endpoint, "mount", None) or f"endpoint{index}"] = endpoint
+        self._metrics: Any = None
+        if options.metrics_path is not None:
+            from .metrics import MetricsResource
+
+            self._metrics = MetricsResource(self)
         # connections waiting for a request, longest waiting first
         self._idle: Dict[_Guard, None] = {}
         self._last_pressure_log: Optional[float] = None
@@ -401,6 +419,16 @@ class SockJSSite(server.Site):
         for factory in self.factories:
             factory.doStop()
         server.Site.stopFactory(self)
+
+    def getResourceFor(self, request: Any) -> Any:
+        # The metrics page sits beside the endpoints whatever the tree (an
+        # endpoint mounted at / is a leaf and could not hold it).
+        metrics = self._metrics
+        if metrics is not None and request.path == self.options.metrics_path.encode():
+            request.site = self
+            request.sitepath = []
+            return metrics
+        return server.Site.getResourceFor(self, request)
 
     # -- connections -------------------------------------------------------------
 

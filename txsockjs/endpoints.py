@@ -22,6 +22,7 @@ on, except these keywords, which configure the SockJS endpoint:
     colons of C{host:port} patterns as C{\\:});
   - the HTTP limits C{max_body_size}, C{header_timeout}, C{idle_timeout},
     C{max_connections}, C{max_sessions} (C{0} or C{none} turns one off);
+  - C{metrics_path}: serve Prometheus metrics there (e.g. C{/metrics});
   - C{shutdown_timeout}: seconds C{stopListening} waits for the clients to
     get the close frame (default 3).
 
@@ -129,6 +130,8 @@ _KEYWORDS.update(
         "idle_timeout": _number_or_none(float),
         "max_connections": _number_or_none(int),
         "max_sessions": _number_or_none(int),
+        # Prometheus metrics served at this path (txsockjs.metrics)
+        "metrics_path": _text,
     }
 )
 
@@ -228,6 +231,7 @@ class SockJSServerEndpoint:
         site = SockJSSite(
             root, self.options, factories=[protocolFactory], reactor=self._reactor
         )
+        site.endpoints[self.prefix] = resource
         d = self.endpoint.listen(site)
 
         def wrap(port: IListeningPort) -> SockJSListeningPort:

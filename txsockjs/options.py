@@ -116,6 +116,10 @@ class Options:
         frame) in bytes, on the SockJS, raw and hixie-76 websockets; a larger
         one is refused as soon as its frame header says so, with the close
         code 1009; C{None}: no limit.
+    @ivar metrics_path: where the L{txsockjs.SockJSSite} serves its
+        figures as Prometheus text (for example C{"/metrics"}); C{None}
+        (the default) serves none. Needs prometheus_client (the
+        C{txsockjs[metrics]} extra).
     @ivar streaming_write_timeout: seconds a streaming response
         (C{xhr_streaming}, C{eventsource}, C{htmlfile}) may stay unable to
         drain its writes before its connection is aborted and its session
@@ -146,6 +150,8 @@ class Options:
     # -- websocket and streaming limits
     max_message_size: Optional[int] = 1024 * 1024
     streaming_write_timeout: Optional[float] = 10.0
+    # -- observability
+    metrics_path: Optional[str] = None
 
     def __post_init__(self) -> None:
         for name in ("websocket", "raw_websocket"):
@@ -214,6 +220,12 @@ class Options:
         for name in ("header_timeout", "idle_timeout"):
             if getattr(self, name) is not None:
                 _positive(name, getattr(self, name))
+        if self.metrics_path is not None and (
+            not isinstance(self.metrics_path, str)
+            or not self.metrics_path.startswith("/")
+            or self.metrics_path == "/"
+        ):
+            raise ValueError('Options.metrics_path must be a path such as "/metrics", or None')
         try:
             codecs.lookup(self.encoding)
         except (LookupError, TypeError):

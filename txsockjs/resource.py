@@ -316,13 +316,17 @@ class SockJSResource(Resource):
             return H.error(request, 413, b"Request body too large.")
         content.seek(0)
         body = content.read()
+        counters = self.hub.counters
+        counters.bytes_in += len(body)
         try:
             if transport == "jsonp_send":
                 body = _jsonp_payload(request, body)
             messages = parse_messages(body)
         except PayloadError as e:
+            counters.broken_json += 1
             return H.error(request, 500, str(e).encode())
         if messages:
+            counters.messages_in += len(messages)
             session.deliver(messages)
         request.setHeader(b"content-type", _PLAIN)
         if transport == "xhr_send":
@@ -368,6 +372,7 @@ class SockJSResource(Resource):
         return cap is not None and len(self.sessions) + len(self.websocket_sessions) >= cap
 
     def _too_many_sessions(self, request: Any) -> bytes:
+        self.hub.counters.session_cap += 1
         now = self.clock.seconds()
         if self._last_full_log is None or now - self._last_full_log >= 10.0:
             self._last_full_log = now
@@ -571,6 +576,8 @@ def SockJSFactory(
     """
     resource = SockJSResource(factory, options, reactor)
     segments = [s for s in prefix.strip("/").split("/") if s]
+    # the endpoint label of its metrics
+    resource.mount = "/" + "/".join(segments)  # type: ignore[attr-defined]
     root: Resource = resource
     if segments:
         root = Folder()

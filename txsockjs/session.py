@@ -27,6 +27,7 @@ from twisted.python.failure import Failure
 from twisted.web.http_headers import Headers
 from zope.interface import implementer
 
+from ._counters import EndpointCounters
 from .framing import OPEN, close_frame, message_frame
 from .interfaces import IReceiver, ISockJSSession
 from .options import DEFAULT_MAX_QUEUE_SIZE
@@ -141,6 +142,8 @@ class SessionHub:
         self._flush_call: Any = None
         self._beating: Dict["Session", None] = {}
         self._heartbeat: Optional[LoopingCall] = None
+        #: what this endpoint's sessions did (read by txsockjs.metrics)
+        self.counters = EndpointCounters()
 
     def _next_turn(self) -> None:
         if self._flush_call is None:
@@ -542,6 +545,7 @@ class Session:
         if self.state is SessionState.OPENING:
             self.state = SessionState.OPEN
             self._hub.start_beating(self)
+            self._hub.counters.session_opened(self.transport_name)
             try:
                 self._send_open(receiver)
             except Exception:
@@ -631,6 +635,9 @@ class Session:
         if receiver is None or self._outbox or self._throttled:
             self._queue(message)
         else:
+            counters = self._hub.counters
+            counters.messages_out += 1
+            counters.bytes_out += len(frame)
             try:
                 receiver.send_frame(frame)
             except Exception:
@@ -664,6 +671,7 @@ class Session:
             session_id=self.session_id,
             limit=self._hub.max_queue_size,
         )
+        self._hub.counters.queue_full += 1
         self._drop_queues()
         self._begin_close(*QUEUE_OVERFLOW)
         self._lose_protocol(ConnectionLost("SockJS session queue overflow"))
@@ -708,6 +716,7 @@ class Session:
             session_id=self.session_id,
             encoding=self._hub.encoding,
         )
+        self._hub.counters.bad_input += 1
         self.close(*INVALID_PAYLOAD)
 
     def _safe_pump(self) -> None:
@@ -746,7 +755,11 @@ class Session:
         receiver.send_frame(OPEN)
 
     def _send_messages(self, receiver: IReceiver, messages: List[str]) -> None:
-        receiver.send_frame(message_frame(messages))
+        frame = message_frame(messages)
+        counters = self._hub.counters
+        counters.messages_out += len(messages)
+        counters.bytes_out += len(frame)
+        receiver.send_frame(frame)
 
     def _send_close(self, receiver: IReceiver) -> None:
         receiver.send_frame(self._close_frame)
@@ -754,9 +767,12 @@ class Session:
 
     def _beat(self) -> None:
         if self.receiver is not None:
+            self._hub.counters.heartbeats += 1
             self.receiver.heartbeat()
 
     def _begin_close(self, code: int, reason: str) -> None:
+        if self.state is not SessionState.CLOSING and self.state is not SessionState.CLOSED:
+            self._hub.counters.session_closed(code)
         self.state = SessionState.CLOSING
         self.disconnecting = True
         self.close_reason = (code, reason)
@@ -798,6 +814,7 @@ class Session:
             self._arm_timer()
             return
         self._failed = True
+        self._hub.counters.application_errors += 1
         self._log_failure(what)
         if broken_receiver:
             self._drop_queues()
@@ -859,6 +876,7 @@ class Session:
         if self.receiver is not None:
             return
         if self.state is not SessionState.CLOSED:
+            self._hub.counters.expired += 1
             self._begin_close(*INTERRUPTED)
             self.state = SessionState.CLOSED
             self._lose_protocol(ConnectionDone("SockJS session timed out"))

@@ -503,6 +503,13 @@ class Options(usage.Options):
             "draining (for the load balancer).",
         ],
         [
+            "metrics",
+            None,
+            None,
+            "Serve Prometheus metrics at this path (e.g. /metrics); needs "
+            "prometheus_client (pip install 'txsockjs[metrics]').",
+        ],
+        [
             "drain-timeout",
             None,
             0.0,
@@ -598,6 +605,17 @@ class Options(usage.Options):
                     f"--health {_show(health)}: a handler is mounted there or at /"
                 )
             self["health"] = health
+        if self["metrics"] is not None:
+            metrics = _normalize_prefix(self["metrics"])
+            if not metrics:
+                raise usage.UsageError("--metrics: give a path, e.g. /metrics")
+            if any(segments == metrics for segments, _ in mounts) or metrics == self["health"]:
+                raise usage.UsageError(f"--metrics {_show(metrics)}: already served")
+            if importlib.util.find_spec("prometheus_client") is None:
+                raise usage.UsageError(
+                    "--metrics needs prometheus_client: pip install 'txsockjs[metrics]'"
+                )
+            self["metrics"] = _show(metrics)
         try:
             parse_broker(self["broker"])
         except ValueError as e:
@@ -667,6 +685,8 @@ class Options(usage.Options):
                 if flag in _ZERO_ALLOWED and self[flag] == 0:
                     kwargs[field] = None
         kwargs.update(self["http_limits"])
+        if self["metrics"]:
+            kwargs["metrics_path"] = self["metrics"]
         if self["origins"]:
             kwargs["origins"] = tuple(self["origins"])
         if self["disabled_transports"]:
@@ -1071,6 +1091,7 @@ def build_service(
     site = SockJSSite(
         build_root(leaves, config["static"]), sockjs_options, reactor=reactor
     )
+    site.endpoints.update(resources)
     svc = SockJSService(
         site,
         resources,

@@ -13,11 +13,14 @@ import struct
 from typing import Any, Optional
 
 from twisted.internet.protocol import Protocol
+from twisted.logger import Logger
 from twisted.web.server import NOT_DONE_YET
 from zope.interface import implementer
 
 from ..framing import HEARTBEAT, BrokenJSON, parse_websocket_message
 from ..interfaces import IReceiver
+
+_log = Logger()
 
 __all__ = ["Hixie76Protocol", "upgrade_hixie76", "key_number", "handshake_digest"]
 
@@ -168,6 +171,7 @@ class Hixie76Protocol(Protocol):
                 return
 
     def _too_big(self) -> None:
+        self._resource.hub.counters.message_too_large += 1
         session = self.session
         if session is not None:
             session.close(*TOO_BIG)
@@ -177,17 +181,24 @@ class Hixie76Protocol(Protocol):
         session = self.session
         if session is None:
             return
+        counters = self._resource.hub.counters
+        counters.bytes_in += len(payload)
         try:
             if self._raw:
                 messages = [payload.decode("utf-8")]
             else:
                 messages = parse_websocket_message(payload)
-        except (BrokenJSON, UnicodeDecodeError):
+        except (BrokenJSON, UnicodeDecodeError) as e:
+            if isinstance(e, BrokenJSON):
+                counters.broken_json += 1
+            else:
+                counters.bad_input += 1
             self._closed = True
             self._buffer = bytearray()
             self._hang_up()
             return
         if messages:
+            counters.messages_in += len(messages)
             session.deliver(messages)
 
     def connectionLost(self, reason: Any = None) -> None:
@@ -210,8 +221,14 @@ class Hixie76Protocol(Protocol):
         if not self._raw:
             self.send_frame(HEARTBEAT)
 
-    def send_text(self, message: str) -> None:
-        self.send_frame(message.encode("utf-8", "surrogatepass"))
+    def send_text(self, message: str) -> int:
+        data = message.encode("utf-8", "surrogatepass")
+        self.send_frame(data)
+        return len(data)
+
+    def send_binary(self, data: bytes) -> None:
+        # hixie-76 has no binary frames: a binary message cannot go out
+        _log.info("hixie-76 websocket: dropped a binary message (no binary frames)")
 
     def close_with(self, code: int, reason: str) -> None:
         self.close()

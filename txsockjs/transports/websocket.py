@@ -9,7 +9,7 @@ websocket connection is a session of its own.
 from __future__ import annotations
 
 import struct
-from typing import Any, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from autobahn.util import encode_truncate
@@ -140,6 +140,10 @@ class _Backpressure:
         self.timer.stop()
 
     def _expired(self) -> None:
+        protocol = self._protocol
+        resource = getattr(protocol, "sockjs_resource", None) or getattr(protocol, "_resource", None)
+        if resource is not None:
+            resource.hub.counters.write_timeouts += 1
         # Autobahn may count the connection as closed already (a close that
         # waits for its buffer to drain): go to the transport itself.
         abort(self._protocol.transport)
@@ -186,13 +190,17 @@ class SockJSWebSocketProtocol(WebSocketServerProtocol):
         session = self.session
         if session is None:
             return
+        counters = self.sockjs_resource.hub.counters
+        counters.bytes_in += len(payload)
         try:
             messages = parse_websocket_message(payload)
         except BrokenJSON:
+            counters.broken_json += 1
             # SockJS asks for the connection to end at once on broken JSON.
             self.dropConnection(abort=False)
             return
         if messages:
+            counters.messages_in += len(messages)
             session.deliver(messages)
 
     def onFrameBegin(self) -> None:
@@ -219,6 +227,8 @@ class SockJSWebSocketProtocol(WebSocketServerProtocol):
         # 6455 7.4.1 answers 1009, and sockjs-client reports the code of a
         # SockJS close frame, not the websocket's, so both go out.
         self.failedByMe = True  # the rest of the message is discarded
+        if self.sockjs_resource is not None:
+            self.sockjs_resource.hub.counters.message_too_large += 1
         self.message_data = None
         # Reading (and discarding) the rest of a huge frame is work for
         # nothing: the closing handshake timeout ends the connection.
@@ -319,16 +329,92 @@ class RawSession(Session):
     """
     A session over a raw websocket: messages go out bare, with no open,
     heartbeat or array frames, and closing is a websocket close.
+
+    Binary messages are kept binary both ways: what arrives in a binary
+    frame reaches the protocol as the bytes it carries (L{deliver} takes
+    C{bytes} items beside C{str} ones), and L{write_binary} sends a binary
+    frame. A plain C{write} (or C{send}) sends a text frame.
     """
 
     __slots__ = ()
+
+    def write_binary(self, data: bytes) -> None:
+        """
+        Send C{data} (bytes, or a bytearray or memoryview) as one binary
+        websocket message, in order with the text ones. Ignored once
+        closing.
+        """
+        if self.state is SessionState.CLOSING or self.state is SessionState.CLOSED:
+            return
+        self._queue(bytes(data))
+
+    def deliver(self, messages: List[Any]) -> None:
+        """
+        Hand messages to the protocol in order: C{str} ones as
+        L{Session.deliver} does, C{bytes} ones (binary frames) to
+        C{dataReceived} as they are, or to C{binaryReceived} for a protocol
+        that takes text with C{messageReceived}. A protocol with
+        C{messageReceived} and no C{binaryReceived} cannot take binary: the
+        session closes with 1003 (RFC 6455: a kind of data it cannot
+        accept).
+        """
+        count = len(messages)
+        if count == 1 and type(messages[0]) is str:
+            Session.deliver(self, messages)
+            return
+        i = 0
+        while i < count:
+            if self.state is not SessionState.OPEN:
+                return
+            if self._paused or self._inbox:
+                self._keep(list(messages[i:]))
+                return
+            message = messages[i]
+            if type(message) is bytes:
+                self._deliver_binary(message)
+                i += 1
+            else:
+                j = i + 1
+                while j < count and type(messages[j]) is str:
+                    j += 1
+                Session.deliver(self, messages[i:j])
+                i = j
+
+    def _deliver_binary(self, data: bytes) -> None:
+        protocol = self.protocol
+        self._delivering = True
+        try:
+            if self._receives_text:
+                hook = getattr(protocol, "binaryReceived", None)
+                if hook is None:
+                    self.close(*BINARY_REFUSED)
+                    return
+                try:
+                    hook(data)
+                except Exception:
+                    self._fail("its protocol's binaryReceived")
+            else:
+                try:
+                    protocol.dataReceived(data)
+                except Exception:
+                    self._fail("its protocol's dataReceived")
+        finally:
+            self._delivering = False
+        if self.receiver is not None and (self._outbox or self.state is SessionState.CLOSING):
+            self._safe_pump()
 
     def _send_open(self, receiver: Any) -> None:
         pass
 
     def _send_messages(self, receiver: Any, messages: list) -> None:
+        counters = self._hub.counters
+        counters.messages_out += len(messages)
         for message in messages:
-            receiver.send_text(message)
+            if type(message) is bytes:
+                counters.bytes_out += len(message)
+                receiver.send_binary(message)
+            else:
+                counters.bytes_out += receiver.send_text(message)
 
     def _send_close(self, receiver: Any) -> None:
         receiver.close_with(*self.close_reason)
@@ -338,9 +424,14 @@ class RawSession(Session):
             self._queue(message)
 
 
+#: how a raw websocket session that cannot take binary messages closes
+BINARY_REFUSED = (1003, "Binary messages not accepted")
+
+
 class RawWebSocketProtocol(SockJSWebSocketProtocol):
     """
-    A websocket carrying one session's messages as bare text messages.
+    A websocket carrying one session's messages bare: text frames as text,
+    binary frames as bytes.
     """
 
     session_class = RawSession
@@ -350,17 +441,36 @@ class RawWebSocketProtocol(SockJSWebSocketProtocol):
         session = self.session
         if session is None:
             return
+        counters = self.sockjs_resource.hub.counters
+        counters.messages_in += 1
+        counters.bytes_in += len(payload)
+        if isBinary:
+            session.deliver([payload])
+            return
         try:
             message = payload.decode("utf-8")
         except UnicodeDecodeError:
+            counters.bad_input += 1
             # RFC 6455 7.4.1: 1007, data inconsistent with the message type
             self._refuse(1007, "Invalid UTF-8")
             return
         session.deliver([message])
 
-    def send_text(self, message: str) -> None:
+    def send_text(self, message: str) -> int:
+        """
+        Send C{message} as one text message; the bytes it took.
+        """
+        data = message.encode("utf-8", "surrogatepass")
         if self.state == WebSocketServerProtocol.STATE_OPEN:
-            self.sendMessage(message.encode("utf-8", "surrogatepass"), False)
+            self.sendMessage(data, False)
+        return len(data)
+
+    def send_binary(self, data: bytes) -> None:
+        """
+        Send C{data} as one binary message.
+        """
+        if self.state == WebSocketServerProtocol.STATE_OPEN:
+            self.sendMessage(data, True)
 
     def close_with(self, code: int, reason: str) -> None:
         if code not in _SENDABLE_CODES and not 3000 <= code <= 4999:
@@ -390,15 +500,18 @@ def refuse_or_upgrade(
     otherwise hand the connection to a new websocket protocol.
     """
     if request.method != b"GET":
+        resource.hub.counters.handshakes_refused += 1
         request.setResponseCode(405)
         request.setHeader(b"allow", b"GET")
         request.defaultContentType = None
         return b""
     upgrade = (request.getHeader(b"upgrade") or b"").lower()
     if upgrade != b"websocket":
+        resource.hub.counters.handshakes_refused += 1
         return _plain_400(request, _BAD_UPGRADE)
     connection = (request.getHeader(b"connection") or b"").lower()
     if b"upgrade" not in [token.strip() for token in connection.split(b",")]:
+        resource.hub.counters.handshakes_refused += 1
         return _plain_400(request, _BAD_CONNECTION)
     if request.getHeader(b"sec-websocket-key1") and request.getHeader(b"sec-websocket-key2"):
         from .hixie76 import upgrade_hixie76
