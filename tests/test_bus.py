@@ -5,16 +5,27 @@ the bus, and L{Rooms} fanning out to real sessions.
 
 from __future__ import annotations
 
-from typing import List
+from typing import Any, Dict, List
+
+from twisted.internet import defer
 
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
+from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from txsockjs import tap
-from txsockjs.bus import IMessageBus, ISubscription, MemoryBus, bind_bus, bus_from_url, parse_broker
-from txsockjs.rooms import Rooms
+from txsockjs.bus import (
+    IMessageBus,
+    ISubscription,
+    MemoryBus,
+    Subscription,
+    bind_bus,
+    bus_from_url,
+    parse_broker,
+)
+from txsockjs.rooms import Rooms, decode_room_message, encode_room_message
 from txsockjs.session import Session, SessionHub, SessionState
 
 from .test_session import Receiver, Recorder, _info
@@ -176,18 +187,60 @@ class RoomsTests(SynchronousTestCase):
         self.assertEqual(frames, [b'a["x"]'] * 3)
         self.assertTrue(all(f is frames[0] for f in frames))
 
-    def test_last_member_out_unsubscribes(self) -> None:
+    def test_one_subscription_made_at_creation(self) -> None:
+        """
+        A L{Rooms} subscribes once, to its namespace, when it is made; joins
+        and leaves do not subscribe or unsubscribe; close() does.
+        """
         rooms = Rooms(self.bus)
+        self.assertEqual(self.bus._subs.channels(), ["rooms"])
+        self.assertTrue(rooms.ready)
         s1, _ = self.session("s1")
         s2, _ = self.session("s2")
         rooms.join("r", s1)
-        rooms.join("r", s2)
-        self.assertEqual(self.bus._subs.channels(), ["room:r"])
+        rooms.join("q", s2)
         rooms.leave("r", s1)
-        self.assertEqual(self.bus._subs.channels(), ["room:r"])
         rooms.leave_all(s2)
-        self.assertEqual(self.bus._subs.channels(), [])
+        self.assertEqual(self.bus._subs.channels(), ["rooms"])
         self.assertEqual(rooms.rooms_of(s2), set())
+        self.assertEqual(rooms.members("r"), [])
+        self.successResultOf(rooms.close())
+        self.assertEqual(self.bus._subs.channels(), [])
+        self.assertFalse(rooms.ready)
+
+    def test_namespaces_do_not_mix(self) -> None:
+        chat, game = Rooms(self.bus, "chat"), Rooms(self.bus, "game")
+        s1, r1 = self.session("s1")
+        s2, r2 = self.session("s2")
+        chat.join("r", s1)
+        game.join("r", s2)
+        chat.publish("r", "chat only")
+        self.assertEqual((r1.frames[-1], r2.frames), (b'a["chat only"]', [b"o"]))
+
+    def test_wire_format(self) -> None:
+        """
+        Version 1: C{1:<len(room)>:<room><message>}; room names with colons
+        and digits survive; other versions and garbage are dropped, logged.
+        """
+        self.assertEqual(encode_room_message("lobby", "hello"), "1:5:lobbyhello")
+        for room, message in [("a:1:b", "2:x"), ("", ""), ("\ud800\u2028", "m\n")]:
+            self.assertEqual(decode_room_message(encode_room_message(room, message)), (room, message))
+        for bad in ["2:5:lobbyhello", "1:9:short", "1:x:abc", "1", "", "1:5"]:
+            self.assertRaises(ValueError, decode_room_message, bad)
+        seen: List[str] = []
+        rooms = Rooms(self.bus)
+        s1, r1 = self.session("s1")
+        rooms.join("lobby", s1)
+        observer = seen.append
+        from twisted.logger import globalLogPublisher
+
+        globalLogPublisher.addObserver(observer)
+        self.addCleanup(globalLogPublisher.removeObserver, observer)
+        self.bus.publish("rooms", "9:5:lobbyhello")
+        self.assertEqual(r1.frames, [b"o"])
+        self.assertTrue(any("dropped a message" in e.get("log_format", "") for e in seen))
+        self.bus.publish("rooms", "1:5:lobbyhello")
+        self.assertEqual(r1.frames[-1], b'a["hello"]')
 
     def test_closed_members_dropped(self) -> None:
         rooms = Rooms(self.bus)
@@ -211,3 +264,137 @@ class RoomsTests(SynchronousTestCase):
         here.send_local("r", "mine")
         self.assertEqual(r1.frames[-1], b'a["mine"]')
         self.assertEqual(r2.frames, [b"o"])
+
+
+@implementer(IMessageBus)
+class SlowBus:
+    """
+    One process's bus on a shared in-memory broker whose subscriptions, as
+    Redis's, become live one round trip (C{delay} on a L{Clock}) after
+    C{subscribe}: until then, what other processes publish does not reach it.
+    """
+
+    lost = 0
+
+    def __init__(self, broker: Dict[str, list], clock: Clock, delay: float = 0.05) -> None:
+        self.broker = broker
+        self.clock = clock
+        self.delay = delay
+        self.pending = 0
+
+    @property
+    def ready(self) -> bool:
+        return self.pending == 0
+
+    def when_ready(self) -> defer.Deferred:
+        d: defer.Deferred = defer.Deferred()
+
+        def check() -> None:
+            if self.ready:
+                d.callback(self)
+            else:
+                self.clock.callLater(self.delay, check)
+
+        check()
+        return d
+
+    def publish(self, channel: str, message: str) -> defer.Deferred:
+        for sub in list(self.broker.get(channel, ())):
+            sub.callback(message)
+        return defer.succeed(True)
+
+    def subscribe(self, channel: str, callback: Any) -> defer.Deferred:
+        sub = Subscription(channel, callback)
+        self.pending += 1
+        d: defer.Deferred = defer.Deferred()
+
+        def live() -> None:
+            self.pending -= 1
+            self.broker.setdefault(channel, []).append(sub)
+            d.callback(sub)
+
+        self.clock.callLater(self.delay, live)
+        return d
+
+    def unsubscribe(self, subscription: Any) -> defer.Deferred:
+        self.broker.get(subscription.channel, []).remove(subscription)
+        return defer.succeed(None)
+
+    def close(self) -> defer.Deferred:
+        return defer.succeed(None)
+
+
+class SubscriptionTimingTests(SynchronousTestCase):
+    """
+    The message-loss bug of issue 13's scale test: a process whose first
+    session joined a room missed what another process published right after,
+    because the room's subscription was made at that first join and became
+    live a round trip later.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.hub = SessionHub(self.clock, heartbeat_delay=25.0, disconnect_delay=5.0)
+        broker: Dict[str, list] = {}
+        self.bus_a = SlowBus(broker, self.clock)
+        self.bus_b = SlowBus(broker, self.clock)
+        self.assertTrue(verifyObject(IMessageBus, self.bus_a))
+
+    def session(self, name: str) -> tuple:
+        session = Session(name, Recorder(), self.hub, _info(), "xhr_polling")
+        receiver = Receiver(session)
+        session.attach(receiver)
+        return session, receiver
+
+    def test_publish_right_after_first_join_is_delivered(self) -> None:
+        """
+        Process A starts (its L{Rooms} made with its factory) and becomes
+        ready; its first session joins; process B publishes at once, before
+        any subscription could complete: the session gets it.
+        """
+        here = Rooms(self.bus_a)
+        there = Rooms(self.bus_b)
+        ready = here.when_ready()
+        self.assertNoResult(ready)
+        self.assertFalse(here.ready)
+        self.clock.advance(0.05)
+        self.successResultOf(ready)
+        self.assertTrue(here.ready)
+
+        s1, r1 = self.session("s1")
+        self.successResultOf(here.join("all", s1))  # at once: already live
+        there.publish("all", "from b")
+        self.assertEqual(r1.frames, [b"o", b'a["from b"]'])
+
+    def test_join_before_ready_waits(self) -> None:
+        """
+        A join before the subscription is live fires only once it is (what
+        the health check's 503 keeps balancers from doing).
+        """
+        here = Rooms(self.bus_a)
+        s1, r1 = self.session("s1")
+        joined = here.join("all", s1)
+        self.assertNoResult(joined)
+        self.clock.advance(0.05)
+        self.successResultOf(joined)
+        Rooms(self.bus_b).publish("all", "late")
+        self.assertEqual(r1.frames[-1], b'a["late"]')
+
+    def test_health_answers_503_until_bus_ready(self) -> None:
+        from treq.testing import StubTreq
+
+        from txsockjs.health import Health
+
+        Rooms(self.bus_a)
+        http = StubTreq(Health([], bus=self.bus_a))
+
+        def get() -> tuple:
+            response = self.successResultOf(http.get("http://h/"))
+            return response.code, self.successResultOf(response.text())
+
+        self.assertEqual(get(), (503, "starting\nbus down\nsessions 0\n"))
+        self.clock.advance(0.05)
+        self.assertEqual(get(), (200, "serving\nbus up\nsessions 0\n"))
+        # a later outage (here: a subscription on its way) keeps serving
+        self.bus_a.subscribe("other", lambda m: None)
+        self.assertEqual(get(), (200, "serving\nbus down\nsessions 0\n"))

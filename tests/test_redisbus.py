@@ -116,12 +116,20 @@ class RedisBusClockTests(SynchronousTestCase):
         surrogates included.
         """
         conns = self.connect()
+        self.assertTrue(self.bus.ready)
         got: List[str] = []
         d = self.bus.subscribe("lobby", got.append)
         self.assertEqual(conns["sub"].written(), command(b"SUBSCRIBE", b"txsockjs:3:lobby"))
         self.assertNoResult(d)
+        # a SUBSCRIBE on its way: connected, not ready
+        self.assertTrue(self.bus.connected)
+        self.assertFalse(self.bus.ready)
+        live = self.bus.when_ready()
+        self.assertNoResult(live)
         conns["sub"].reply(bulk(b"subscribe", b"txsockjs:3:lobby"))
         self.successResultOf(d)
+        self.assertTrue(self.bus.ready)
+        self.assertIs(self.successResultOf(live), self.bus)
 
         p = self.bus.publish("lobby", "hi \ud800")
         self.assertEqual(
@@ -187,9 +195,16 @@ class RedisBusClockTests(SynchronousTestCase):
         got: List[str] = []
         d = self.bus.subscribe("late", got.append)
         self.successResultOf(d)
+        live = self.bus.when_ready()
         self.reactor.advance(0.1)
         conns = self.accept(self.attempts())
         self.assertEqual(conns["sub"].written(), command(b"SUBSCRIBE", b"txsockjs:3:late"))
+        # ready only once Redis confirmed it
+        self.assertNoResult(live)
+        self.assertFalse(self.bus.ready)
+        conns["sub"].reply(bulk(b"subscribe", b"txsockjs:3:late"))
+        self.assertTrue(self.bus.ready)
+        self.successResultOf(live)
 
     def test_unsubscribe_last_callback(self) -> None:
         conns = self.connect()

@@ -147,3 +147,76 @@ class RealRedisBusTests(unittest.TestCase):
         yield self.until(lambda: got, "d")
         yield _sleep(0.1)
         self.assertEqual(got, ["for b"])
+
+    @defer.inlineCallbacks
+    def test_rooms_publish_right_after_first_join(self) -> None:
+        """
+        Two L{Rooms} in two "processes" (two buses on one redis-server): once
+        the receiving side is ready, its first session joins and the other
+        side publishes at once; the message arrives (no SUBSCRIBE is made at
+        the join to race with it). Repeated with fresh rooms each round.
+        """
+        from twisted.internet.task import Clock
+
+        from txsockjs.rooms import Rooms
+        from txsockjs.session import Session, SessionHub
+
+        from .test_session import Receiver, Recorder, _info
+
+        a, b = self.buses
+        hub = SessionHub(Clock(), heartbeat_delay=25.0, disconnect_delay=5.0)
+        for k in range(5):
+            here, there = Rooms(a, f"ns{k}"), Rooms(b, f"ns{k}")
+            yield defer.gatherResults([here.when_ready(), there.when_ready()])
+            self.assertTrue(a.ready and b.ready)
+            session = Session(f"s{k}", Recorder(), hub, _info(), "xhr_polling")
+            receiver = Receiver(session)
+            session.attach(receiver)
+            joined = here.join("all", session)
+            self.assertTrue(joined.called)  # live already: nothing to wait for
+            sent = yield there.publish("all", f"from b {k}")
+            self.assertIs(sent, True)
+            yield self.until(lambda: len(receiver.frames) > 1, f"round {k}")
+            self.assertEqual(receiver.frames, [b"o", f'a["from b {k}"]'.encode()])
+            yield here.close()
+            yield there.close()
+
+    @defer.inlineCallbacks
+    def test_health_503_until_subscriptions_live(self) -> None:
+        """
+        A process's health check answers 503 until its bus has connected
+        and made the subscription of the L{Rooms} made at start; 200 after,
+        and still 200 (body C{bus down}) during a later Redis outage.
+        """
+        from treq.testing import StubTreq
+
+        from txsockjs.health import Health
+        from txsockjs.rooms import Rooms
+
+        bus = RedisBus(
+            TCP4ClientEndpoint(reactor, "127.0.0.1", self.port, timeout=2),
+            db=1,
+            retry_policy=backoffPolicy(initialDelay=0.05, factor=2.0, maxDelay=0.5, jitter=lambda: 0),
+        )
+        self.addCleanup(bus.close)
+        rooms = Rooms(bus)
+        http = StubTreq(Health([], bus=bus))
+
+        @defer.inlineCallbacks
+        def get() -> defer.Deferred:
+            response = yield http.get("http://h/")
+            text = yield response.text()
+            return response.code, text
+
+        status = yield get()
+        self.assertEqual(status, (503, "starting\nbus down\nsessions 0\n"))
+        bus.startService()
+        yield rooms.when_ready()
+        self.assertTrue(bus.ready)
+        status = yield get()
+        self.assertEqual(status, (200, "serving\nbus up\nsessions 0\n"))
+        self.redis.stop()
+        yield self.until(lambda: not bus.ready, "the outage")
+        status = yield get()
+        self.assertEqual(status, (200, "serving\nbus down\nsessions 0\n"))
+        self.flushLoggedErrors()

@@ -122,7 +122,10 @@ class RedisBus(service.MultiService):
         this process only).
     @ivar connects: how many times the subscriber connection was made ready
         (1 + reconnects).
-    @ivar connected: both connections are up and every subscription made.
+    @ivar connected: both connections are up and every subscription made
+        when the subscriber connected.
+    @ivar ready: connected, and no C{SUBSCRIBE} made since is still on its
+        way: every subscription is live.
     """
 
     def __init__(
@@ -146,6 +149,8 @@ class RedisBus(service.MultiService):
         self._subscriber: Optional[_Subscriber] = None
         self._publisher: Optional[_Publisher] = None
         self._ready_waiters: list = []
+        self._live_waiters: list = []
+        self._pending = 0  # SUBSCRIBE commands sent, not answered yet
         self._closed = False
         policy = retry_policy or default_retry_policy()
         ClientService(
@@ -201,6 +206,20 @@ class RedisBus(service.MultiService):
         self._ready_waiters.append(d)
         return d
 
+    @property
+    def ready(self) -> bool:
+        return self.connected and self._pending == 0
+
+    def when_ready(self) -> defer.Deferred:
+        """
+        Fires once L{ready}: connected and every subscription live.
+        """
+        if self.ready:
+            return defer.succeed(self)
+        d: defer.Deferred = defer.Deferred()
+        self._live_waiters.append(d)
+        return d
+
     def publish(self, channel: str, message: str) -> defer.Deferred:
         if type(message) is not str:
             raise TypeError("bus messages are str")
@@ -222,10 +241,16 @@ class RedisBus(service.MultiService):
         first = self._subs.add(subscription)
         subscriber = self._subscriber
         if not first or subscriber is None:
+            # not connected: the connection subscribes it before it is ready
             return defer.succeed(subscription)
-        return self._command(subscriber, b"SUBSCRIBE", channel).addCallback(
-            lambda _: subscription
-        )
+        self._pending += 1
+
+        def done(_: Any) -> ISubscription:
+            self._pending -= 1
+            self._check_ready()
+            return subscription
+
+        return self._command(subscriber, b"SUBSCRIBE", channel).addCallback(done)
 
     def unsubscribe(self, subscription: ISubscription) -> defer.Deferred:
         last = self._subs.remove(subscription)  # type: ignore[arg-type]
@@ -328,6 +353,10 @@ class RedisBus(service.MultiService):
     def _check_ready(self) -> None:
         if self.connected:
             waiters, self._ready_waiters = self._ready_waiters, []
+            for d in waiters:
+                d.callback(self)
+        if self.ready:
+            waiters, self._live_waiters = self._live_waiters, []
             for d in waiters:
                 d.callback(self)
 

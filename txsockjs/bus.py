@@ -55,6 +55,17 @@ class IMessageBus(Interface):
         "broker (an outage): they reached this process's subscribers only."
     )
 
+    ready = Attribute(
+        "C{True} while every subscription is live at the broker: a message "
+        "any process publishes now reaches this process's subscribers."
+    )
+
+    def when_ready() -> defer.Deferred:
+        """
+        Fires once L{ready} (at once if it is): what a health check waits
+        for before a balancer sends this process sessions.
+        """
+
     def publish(channel: str, message: str) -> defer.Deferred:
         """
         Send C{message} to every subscriber of C{channel}, in every process.
@@ -159,9 +170,13 @@ class MemoryBus:
     """
 
     lost = 0
+    ready = True
 
     def __init__(self) -> None:
         self._subs = Subscriptions()
+
+    def when_ready(self) -> defer.Deferred:
+        return defer.succeed(self)
 
     def publish(self, channel: str, message: str) -> defer.Deferred:
         if type(message) is not str:

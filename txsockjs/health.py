@@ -2,8 +2,10 @@
 """
 Draining one process out of a load balancer without losing a message.
 
-L{Health} is the URL the balancer checks: 200 while serving, 404 once
-draining (HAProxy's C{http-check disable-on-404}, nginx's passive checks).
+L{Health} is the URL the balancer checks: 503 while starting (the message
+bus's subscriptions are not live yet: a session sent here could miss
+broadcasts), 200 while serving, 404 once draining (HAProxy's
+C{http-check disable-on-404}, nginx's passive checks).
 L{Drain} is the state machine a stopping process goes through::
 
     SERVING --drain()--> DRAINING --timeout--> CLOSING --> DONE
@@ -40,25 +42,50 @@ class DrainState(enum.Enum):
 
 class Health(Resource):
     """
-    C{GET} (or C{HEAD}) answers C{200 serving} while the process takes new
-    sessions and C{404 draining} once it is leaving; then one line per
-    transport with the number of sessions of C{resources} on it (for people
-    and tests: balancers read the status only).
+    C{GET} (or C{HEAD}) answers C{503 starting} until C{bus} is ready for
+    the first time (L{txsockjs.bus.IMessageBus.ready}: every subscription
+    live), C{200 serving} while the process takes new sessions and
+    C{404 draining} once it is leaving; then a C{bus up}/C{bus down} line
+    and one line per transport with the number of sessions of C{resources}
+    on it (for people and tests: balancers read the status only).
+
+    A bus that goes down B{after} start (a Redis outage) does not turn the
+    check 503: every process shares the broker, so taking them all out would
+    refuse every client while local sessions still work; the outage is
+    logged and counted by the bus (C{lost}) and shown as C{bus down}.
     """
 
     isLeaf = True
 
-    def __init__(self, resources: Iterable[Any] = ()) -> None:
+    def __init__(self, resources: Iterable[Any] = (), bus: Any = None) -> None:
         super().__init__()
         self.draining = False
         self.resources: List[Any] = list(resources)
+        self.bus = bus
+        self._started = False
+
+    @property
+    def started(self) -> bool:
+        """
+        The bus has been ready once (always, without a bus).
+        """
+        if not self._started:
+            self._started = self.bus is None or bool(getattr(self.bus, "ready", True))
+        return self._started
 
     def render_GET(self, request: Any) -> bytes:
         request.setHeader(b"content-type", b"text/plain; charset=UTF-8")
         request.setHeader(b"cache-control", b"no-store")
-        lines = ["draining" if self.draining else "serving"]
         if self.draining:
+            lines = ["draining"]
             request.setResponseCode(404)
+        elif not self.started:
+            lines = ["starting"]
+            request.setResponseCode(503)
+        else:
+            lines = ["serving"]
+        if self.bus is not None:
+            lines.append("bus up" if getattr(self.bus, "ready", True) else "bus down")
         counts: dict = {}
         for resource in self.resources:
             for session in resource.open_sessions():

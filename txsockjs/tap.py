@@ -499,8 +499,9 @@ class Options(usage.Options):
             "health",
             None,
             None,
-            "Serve a health check at this path: 200 while serving, 404 while "
-            "draining (for the load balancer).",
+            "Serve a health check at this path: 503 until the message bus's "
+            "subscriptions are live, 200 while serving, 404 while draining "
+            "(for the load balancer).",
         ],
         [
             "metrics",
@@ -1086,7 +1087,7 @@ def build_service(
     if config.get("health"):
         from .health import Health
 
-        health = Health(resources.values())
+        health = Health(resources.values(), bus=bus)
         leaves.append((config["health"], health))
     site = SockJSSite(
         build_root(leaves, config["static"]), sockjs_options, reactor=reactor

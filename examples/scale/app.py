@@ -6,7 +6,9 @@ The handlers every backend of examples/scale serves with C{twistd sockjs}:
 
 C{/broadcast} sends every message to every session of every backend:
 C{broadcast} takes a C{bus} argument, so C{twistd sockjs} calls it with the
-bus of C{--broker}; every session joins one room on that bus.
+bus of C{--broker}; every session joins one room on that bus. The L{Rooms}
+is made here, when the process starts, so that its one bus subscription is
+live (health 200) before any session arrives.
 """
 
 from __future__ import annotations

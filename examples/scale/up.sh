@@ -92,7 +92,7 @@ for i in $(seq 1 "$N"); do
 done
 
 if [ "$BALANCER" = haproxy ]; then
-    sed -e "s|@PORT@|$PORT|g" -e "s|@SERVERS@|$SERVERS|" "$HERE/haproxy.cfg" > "$RUN/haproxy.cfg"
+    sed -e "s|@PORT@|$PORT|g" -e "s|@RUN@|$RUN|g" -e "s|@SERVERS@|$SERVERS|" "$HERE/haproxy.cfg" > "$RUN/haproxy.cfg"
     haproxy -db -f "$RUN/haproxy.cfg" < /dev/null > "$RUN/haproxy.log" 2>&1 &
 else
     sed -e "s|@PORT@|$PORT|g" -e "s|@RUN@|$RUN|g" -e "s|@SERVERS@|$SERVERS|" "$HERE/nginx.conf" > "$RUN/nginx.conf"
@@ -101,8 +101,10 @@ fi
 echo $! >> "$RUN/all.pid"
 echo "$BALANCER $PORT" >> "$RUN/ports"
 
-# ready when every backend answers its health check, Redis answers PING and
-# the balancer serves /echo/info; at most 30 s
+# ready when every backend's health check answers 200 (it answers 503 until
+# the backend's bus subscriptions are live: a session sent there earlier could
+# miss broadcasts), Redis answers PING and the balancer serves /echo/info;
+# at most 30 s
 deadline=$((SECONDS + 30))
 check() {
     redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG || return 1
@@ -110,6 +112,25 @@ check() {
         curl -fsS -m 2 "http://127.0.0.1:${PORTS[$i]}/health" >/dev/null 2>&1 || return 1
     done
     curl -fsS -m 2 "http://127.0.0.1:$PORT/echo/info" >/dev/null 2>&1 || return 1
+    # HAProxy marks a backend DOWN while it starts (503 until its bus is
+    # live) and UP again after "rise" good checks: wait for every one UP
+    [ "$BALANCER" = haproxy ] || return 0
+    "$PYTHON" - "$RUN/haproxy.sock" "$N" <<'PY' || return 1
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(2)
+s.connect(sys.argv[1])
+s.sendall(b"show stat\n")
+data = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+rows = [line.split(",") for line in data.decode().splitlines() if line and not line.startswith("#")]
+up = [r for r in rows if r[0] == "txsockjs" and r[1] not in ("BACKEND", "FRONTEND") and r[17] == "UP"]
+sys.exit(0 if len(up) == int(sys.argv[2]) else 1)
+PY
 }
 until check; do
     for pid in $(cat "$RUN/all.pid"); do
