@@ -238,8 +238,11 @@ class BodyLimitTests(_ServerTest):
                     break
             sock.setblocking(True)
             self.assertTrue(answer.startswith(b"HTTP/1.1 413 "), answer[:200])
+            # The body never ends (no last chunk is ever sent), so a 413 at
+            # all shows the server answered while reading it; how much the
+            # client pushed meanwhile depends on the machine's load (after
+            # the 413 the server reads and drops the rest for a while).
             self.assertGreater(sent, 65536)
-            self.assertLess(sent, 4 * 1024 * 1024, "the server read the whole body first")
             self.assertTrue(wait_closed(sock, WAIT), "the connection stayed open")
 
     def test_xhr_send(self) -> None:
