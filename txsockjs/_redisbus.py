@@ -29,7 +29,7 @@ from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from .bus import Callback, IMessageBus, ISubscription, Subscription, Subscriptions
+from ._busapi import Callback, IMessageBus, ISubscription, Subscription, Subscriptions
 
 __all__ = ["RedisBus", "default_retry_policy"]
 

@@ -173,7 +173,7 @@ class SockJSListeningPort:
         clients up to C{shutdown_timeout} seconds to get it, then stop
         listening.
         """
-        from .tap import close_sessions
+        from ._service import close_sessions
 
         d = close_sessions([self.resource], self._clock, self._shutdown_timeout)
         d.addCallback(lambda _: self.port.stopListening())
@@ -225,7 +225,7 @@ class SockJSServerEndpoint:
         from txsockjs import SockJSResource
 
         resource = SockJSResource(protocolFactory, self.options, reactor=self._reactor)
-        from .tap import build_root
+        from ._tree import build_root
 
         root = build_root([(self.segments, resource)])
         site = SockJSSite(

@@ -33,7 +33,6 @@ from typing import Any, Dict, List, Mapping, Optional
 from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import (
     IConsumer,
-    IProtocol,
     IProtocolFactory,
     IPushProducer,
     IReactorTime,
@@ -43,6 +42,8 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
+
+from ._handlers import simple_factory
 
 __all__ = [
     "MultiplexFactory",
@@ -94,16 +95,13 @@ def _encode(text: str, encoding: str) -> bytes:
 
 
 def _as_factory(obj: Any, topic: str) -> IProtocolFactory:
-    if IProtocolFactory.providedBy(obj):
-        return obj
-    if isinstance(obj, type) and (
-        issubclass(obj, Protocol) or IProtocol.implementedBy(obj)
-    ):
-        return Factory.forProtocol(obj)
-    raise TypeError(
-        f"channel {topic!r}: {obj!r} is neither a protocol factory nor a "
-        "protocol class"
-    )
+    factory = simple_factory(obj)
+    if factory is None:
+        raise TypeError(
+            f"channel {topic!r}: {obj!r} is neither a protocol factory nor a "
+            "protocol class"
+        )
+    return factory
 
 
 class MultiplexFactory(Factory):

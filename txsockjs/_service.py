@@ -1,0 +1,287 @@
+# -*- test-case-name: tests.test_tap -*-
+"""
+The service C{twistd sockjs} runs, and the graceful shutdown it shares with
+the C{sockjs:} endpoint: close every session with
+C{c[1001,"Server shutting down"]} and give the clients time to get it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+from twisted.application import service
+from twisted.application.internet import StreamServerEndpointService
+from twisted.internet import defer
+from twisted.internet.endpoints import serverFromString
+from twisted.internet.interfaces import (
+    IProtocolFactory,
+    IReactorTime,
+    IStreamServerEndpoint,
+)
+from twisted.logger import Logger
+from twisted.web import server
+from zope.interface import implementer
+
+__all__ = [
+    "SockJSService",
+    "close_sessions",
+    "unclosed_sessions",
+    "SHUTDOWN_CODE",
+    "SHUTDOWN_REASON",
+]
+
+_log = Logger()
+
+SHUTDOWN_CODE = 1001
+SHUTDOWN_REASON = "Server shutting down"
+
+
+
+
+@implementer(IStreamServerEndpoint)
+class _RecordingEndpoint:
+    """
+    An endpoint that tells its service the port it listens on (so that the
+    service can say where it listens: C{tcp:0} in tests) or why it could
+    not listen.
+    """
+
+    def __init__(self, endpoint: IStreamServerEndpoint, name: str, owner: "SockJSService") -> None:
+        self._endpoint = endpoint
+        self._name = name
+        self._owner = owner
+
+    def listen(self, factory: IProtocolFactory) -> defer.Deferred:
+        d = self._endpoint.listen(factory)
+
+        def record(port: Any) -> Any:
+            self._owner.ports.append(port)
+            return port
+
+        def failed(reason: Any) -> None:
+            if reason.check(defer.CancelledError):
+                return None
+            self._owner._listen_failed(self._name, reason)
+            return None
+
+        return d.addCallbacks(record, failed)
+
+
+class SockJSService(service.MultiService):
+    """
+    Serves a twisted.web site holding SockJS endpoints on any number of
+    endpoints, and closes every session cleanly when stopped.
+
+    @ivar resources: C{{"/prefix": SockJSResource}}.
+    @ivar factories: the application factories served, started and stopped
+        with the service.
+    @ivar site: the C{twisted.web.server.Site}.
+    @ivar ports: the listening ports, once listening.
+    """
+
+    poll_interval = 0.02
+    #: after every session is closed, time for the transports to write out
+    #: the close frames before the ports stop listening.
+    drain_delay = 0.1
+
+    def __init__(
+        self,
+        site: server.Site,
+        resources: Dict[str, Any],
+        factories: Sequence[IProtocolFactory] = (),
+        shutdown_timeout: float = 3.0,
+        reactor: Optional[IReactorTime] = None,
+        bus: Any = None,
+        health: Any = None,
+        drain_timeout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if reactor is None:
+            from twisted.internet import reactor as _reactor
+
+            reactor = _reactor  # type: ignore[assignment]
+        from .bus import MemoryBus
+        from .health import Drain, Health
+
+        #: the L{txsockjs.bus.IMessageBus} shared with other processes
+        self.bus = bus if bus is not None else MemoryBus()
+        if service.IService.providedBy(self.bus):
+            # first child: stopped last, once the sessions are closed
+            self.bus.setServiceParent(self)
+        #: a L{txsockjs.health.Drain}, when stopping drains first (there is a
+        #: health resource, or a drain timeout)
+        self.drainer: Optional[Drain] = None
+        if health is not None or drain_timeout > 0:
+            self.drainer = Drain(
+                health if health is not None else Health(),
+                resources.values(),
+                drain_timeout,
+                reactor,
+                shutdown_timeout,
+            )
+        self.site = site
+        self.resources = dict(resources)
+        self.factories = list(factories)
+        self.shutdown_timeout = shutdown_timeout
+        self.ports: List[Any] = []
+        self.listen_failures: List[Tuple[str, Any]] = []
+        self._reactor = reactor
+        self._starting = False
+
+    def listen(self, endpoint: Any) -> service.IService:
+        """
+        Also listen on C{endpoint}, an C{IStreamServerEndpoint} or an
+        endpoint description string.
+        """
+        name = endpoint if isinstance(endpoint, str) else repr(endpoint)
+        if isinstance(endpoint, str):
+            endpoint = serverFromString(self._reactor, endpoint)
+        child = StreamServerEndpointService(
+            _RecordingEndpoint(endpoint, name, self), self.site
+        )
+        child.setServiceParent(self)
+        return child
+
+    def privilegedStartService(self) -> None:
+        """
+        Listen on every endpoint; one that fails at once ends the program
+        with a one-line message (C{SystemExit}, exit status 1).
+        """
+        self._starting = True
+        try:
+            super().privilegedStartService()
+        finally:
+            self._starting = False
+        if self.listen_failures:
+            name, reason = self.listen_failures[0]
+            raise SystemExit(
+                f"twistd sockjs: cannot listen on {name}: {reason.getErrorMessage()}"
+            )
+
+    def startService(self) -> None:
+        for factory in self.factories:
+            factory.doStart()
+        super().startService()
+
+    def _listen_failed(self, name: str, reason: Any) -> None:
+        self.listen_failures.append((name, reason))
+        if not self._starting:
+            # it failed later: serving on fewer ports than asked is an error
+            _log.critical(
+                "Cannot listen on {name}: {error}; stopping",
+                name=name,
+                error=reason.getErrorMessage(),
+            )
+            stop = getattr(self._reactor, "stop", None)
+            if stop is not None and getattr(self._reactor, "running", False):
+                stop()
+
+    def stopService(self) -> defer.Deferred:
+        d = self.drainer.drain() if self.drainer is not None else self.close_sessions()
+        d.addBoth(lambda _: super(SockJSService, self).stopService())
+        d.addBoth(self._stop_factories)
+        d.addBoth(self._close_bus)
+        return d
+
+    def _close_bus(self, result: Any) -> Any:
+        if service.IService.providedBy(self.bus):
+            return result  # stopped with the other children
+        d = defer.maybeDeferred(self.bus.close)
+        d.addErrback(lambda f: _log.failure("Closing the bus failed", f))
+        return d.addCallback(lambda _: result)
+
+    def _stop_factories(self, result: Any) -> Any:
+        for factory in self.factories:
+            try:
+                factory.doStop()
+            except Exception:
+                _log.failure("Factory {factory!r} failed to stop", factory=factory)
+        return result
+
+    def open_sessions(self) -> List[Any]:
+        """
+        Every session of every endpoint that is not closed yet.
+        """
+        return unclosed_sessions(self.resources.values())
+
+    def close_sessions(
+        self, code: int = SHUTDOWN_CODE, reason: str = SHUTDOWN_REASON
+    ) -> defer.Deferred:
+        """
+        Close every session of every endpoint; see L{close_sessions}.
+        """
+        return close_sessions(
+            self.resources.values(),
+            self._reactor,
+            self.shutdown_timeout,
+            code,
+            reason,
+            poll_interval=self.poll_interval,
+            drain_delay=self.drain_delay,
+        )
+
+
+def unclosed_sessions(resources: Iterable[Any]) -> List[Any]:
+    """
+    The sessions of C{resources} (L{txsockjs.SockJSResource}s), HTTP and
+    websocket, that have not sent their close frame yet.
+    """
+    from .session import SessionState
+
+    return [
+        session
+        for resource in resources
+        for session in (
+            *resource.sessions,
+            *getattr(resource, "websocket_sessions", ()),
+        )
+        if session.state is not SessionState.CLOSED
+    ]
+
+
+def close_sessions(
+    resources: Iterable[Any],
+    clock: IReactorTime,
+    timeout: float = 3.0,
+    code: int = SHUTDOWN_CODE,
+    reason: str = SHUTDOWN_REASON,
+    poll_interval: float = 0.02,
+    drain_delay: float = 0.1,
+) -> defer.Deferred:
+    """
+    Close every session of C{resources} with C{c[code,"reason"]}.
+
+    The Deferred fires once every session has handed its close frame to a
+    receiver (a polling client must come back for it), and the transports
+    had C{drain_delay} seconds to write it out; or after C{timeout} seconds,
+    whichever comes first. It never fails.
+    """
+    resources = list(resources)
+    for resource in resources:
+        try:
+            resource.close_all(code, reason)
+        except Exception:
+            _log.failure("Closing the sessions of {resource!r} failed", resource=resource)
+    deadline = clock.seconds() + timeout
+    done = defer.Deferred()
+
+    def check() -> None:
+        try:
+            remaining = unclosed_sessions(resources)
+        except Exception:
+            _log.failure("Listing the sessions failed")
+            remaining = []
+        now = clock.seconds()
+        if remaining and now < deadline:
+            clock.callLater(poll_interval, check)
+            return
+        if remaining:
+            _log.warn(
+                "{count} sessions still had their close frame pending after {timeout} s",
+                count=len(remaining),
+                timeout=timeout,
+            )
+        clock.callLater(min(drain_delay, max(0.0, deadline - now)), done.callback, None)
+
+    check()
+    return done
