@@ -27,7 +27,9 @@ from . import headers as H
 from .framing import BrokenJSON, PayloadError, PayloadExpected, parse_messages
 from ._site import SockJSSite
 from .options import Options
-from .session import RequestInfo, Session, SessionHub, SessionRegistry, SessionState
+from ._hub import SessionHub
+from ._registry import SessionRegistry
+from .session import RequestInfo, Session, SessionState
 from .transports.eventsource import EventSource
 from .transports.htmlfile import HtmlFile
 from .transports.jsonp import JsonpPolling
@@ -203,8 +205,7 @@ class SockJSResource(Resource):
         """
         self.close_all(code, reason)
         for session in (*self.sessions, *self.websocket_sessions):
-            session._cancel_timer()
-            session._forget()
+            session.discard()
         self.hub.run_pending()
 
     # -- routing -------------------------------------------------------------

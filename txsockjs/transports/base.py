@@ -166,7 +166,7 @@ class StreamingReceiver(HTTPReceiver):
         if self.done and not getattr(channel, "_waitingForTransport", False):
             # Ended, and the connection drained since: nothing is stuck.
             return
-        self.session._hub.counters.write_timeouts += 1
+        self.session.count_write_timeout()
         abort(channel.transport)
 
     def send_frame(self, frame: bytes) -> None:
