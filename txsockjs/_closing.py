@@ -1,7 +1,7 @@
 """
-How a session ends: closed by the application, aborted, failed, overflowed
-or expired; the protocol's C{connectionLost}; the disconnect timer (a part of
-L{txsockjs._session.Session}).
+How a session ends: closed by the application, aborted, failed, overflowed,
+interrupted by its client or expired; the protocol's C{connectionLost}; the
+disconnect timer (a part of L{txsockjs._session.Session}).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from ._sessionparts import ABORTED, INTERNAL_ERROR, INTERRUPTED, QUEUE_OVERFLOW, SessionState
+from .interfaces import IReceiver
 
 __all__ = ["ClosingMixin"]
 
@@ -67,6 +68,26 @@ class ClosingMixin(_Part):
             self._begin_close(*ABORTED)
             self._lose_protocol(ConnectionAborted("SockJS session aborted"))
         self._safe_pump()
+
+    def receiver_lost(self, receiver: IReceiver, clean: bool = False) -> None:
+        """
+        The client went away from C{receiver} before it was done: the
+        session is interrupted (C{clean}: the client closed a websocket
+        properly, which ends its session normally).
+        """
+        if self.receiver is not receiver:
+            return
+        self.receiver = None
+        self._throttled = False
+        if self.state is not _CLOSED:
+            self._begin_close(*INTERRUPTED)
+            self.state = _CLOSED
+            self._drop_queues()
+            if clean:
+                self._lose_protocol(ConnectionDone("SockJS client closed the session"))
+            else:
+                self._lose_protocol(ConnectionLost("SockJS receiver interrupted"))
+        self._arm_timer()
 
     def discard(self) -> None:
         """

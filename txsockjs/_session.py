@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Iterable, List, Optional, Tuple
 
-from twisted.internet.error import ConnectionDone, ConnectionLost
 from twisted.internet.interfaces import (
     IAddress,
     IDelayedCall,
@@ -252,26 +251,6 @@ class Session(InboundMixin, ClosingMixin):
             self._arm_timer()
             # whatever was full went away with the receiver
             self.unthrottle()
-
-    def receiver_lost(self, receiver: IReceiver, clean: bool = False) -> None:
-        """
-        The client went away from C{receiver} before it was done: the
-        session is interrupted (C{clean}: the client closed a websocket
-        properly, which ends its session normally).
-        """
-        if self.receiver is not receiver:
-            return
-        self.receiver = None
-        self._throttled = False
-        if self.state is not _CLOSED:
-            self._begin_close(*INTERRUPTED)
-            self.state = _CLOSED
-            self._drop_queues()
-            if clean:
-                self._lose_protocol(ConnectionDone("SockJS client closed the session"))
-            else:
-                self._lose_protocol(ConnectionLost("SockJS receiver interrupted"))
-        self._arm_timer()
 
     def throttle(self) -> None:
         """
