@@ -241,7 +241,8 @@ def dotted(acceptable: Callable[[object], bool], expected: str) -> Callable[[str
 
 
 def _is_websocket_factory(found: object) -> bool:
-    return hasattr(found, "setProtocolOptions")
+    # (a factory class is called, like any callable, for its instance)
+    return not isinstance(found, type) and hasattr(found, "setProtocolOptions")
 
 
 # -- the table ---------------------------------------------------------------

@@ -36,7 +36,7 @@ from twisted.python import usage
 from twisted.web.resource import Resource
 
 from ._fields import FIELDS, OPTION_NAMES, Field, FieldError, build_options
-# (HandlerError: what build_service raises for a handler that will not do)
+# (HandlerError stays importable from here: build_service raises it)
 from ._handlers import ConfigurationError, HandlerError, load_handler
 from ._service import SockJSService
 from ._site import SockJSSite
@@ -53,14 +53,14 @@ __all__ = ["Options", "makeService"]
 DEFAULT_LISTEN = "tcp:8080:interface=127.0.0.1"
 DEFAULT_PREFIX = "/sockjs"
 
-Segments = Tuple[str, ...]
+_Segments = Tuple[str, ...]
 
 
-def _normalize_prefix(prefix: str) -> Segments:
+def _normalize_prefix(prefix: str) -> _Segments:
     return tuple(segment for segment in prefix.split("/") if segment)
 
 
-def _show(segments: Segments) -> str:
+def _show(segments: _Segments) -> str:
     return "/" + "/".join(segments)
 
 
@@ -166,17 +166,13 @@ class Options(usage.Options):
         """
         prefix, sep, dotted = spec.partition("=")
         if not sep or not dotted.strip():
-            raise usage.UsageError(
-                f"--mount {spec!r}: expected PREFIX=package.module.name"
-            )
+            raise usage.UsageError(f"--mount {spec!r}: expected PREFIX=package.module.name")
         self["mounts"].append((_normalize_prefix(prefix), dotted.strip()))
 
     def postOptions(self) -> None:
-        mounts: List[Tuple[Segments, str]] = list(self["mounts"])
+        mounts: List[Tuple[_Segments, str]] = list(self["mounts"])
         if self["handler"]:
-            mounts.insert(
-                0, (_normalize_prefix(self["prefix"]), self["handler"].strip())
-            )
+            mounts.insert(0, (_normalize_prefix(self["prefix"]), self["handler"].strip()))
         if self["health"] is not None:
             health = _normalize_prefix(self["health"])
             if not health:
@@ -195,7 +191,7 @@ class Options(usage.Options):
                 "nothing to serve: give --handler=package.module.name or "
                 "--mount /prefix=package.module.name"
             )
-        seen: Dict[Segments, str] = {}
+        seen: Dict[_Segments, str] = {}
         for segments, _ in mounts:
             if segments in seen:
                 raise usage.UsageError(f"{_show(segments)} is mounted twice")
@@ -209,13 +205,9 @@ class Options(usage.Options):
             seen[segments] = ""
         if self["static"] is not None:
             if not os.path.isdir(self["static"]):
-                raise usage.UsageError(
-                    f"--static {self['static']!r}: not a directory"
-                )
+                raise usage.UsageError(f"--static {self['static']!r}: not a directory")
             if () in seen:
-                raise usage.UsageError(
-                    "--static needs the endpoints under a prefix, not at /"
-                )
+                raise usage.UsageError("--static needs the endpoints under a prefix, not at /")
         self["mounts"] = mounts
         if not self["listen"]:
             self["listen"] = [DEFAULT_LISTEN]
@@ -291,9 +283,7 @@ def makeService(config: Options) -> SockJSService:
         raise SystemExit(f"twistd sockjs: {e}")
 
 
-def build_service(
-    config: Options, reactor: Optional[IReactorTime] = None
-) -> SockJSService:
+def build_service(config: Options, reactor: Optional[IReactorTime] = None) -> SockJSService:
     """
     Like L{makeService}, but raises C{ConfigurationError} (C{HandlerError}
     for a bad handler) instead of exiting.
@@ -304,7 +294,7 @@ def build_service(
     except ValueError as e:
         raise ConfigurationError(str(e)) from None
     factories: List[IProtocolFactory] = []
-    leaves: List[Tuple[Segments, Resource]] = []
+    leaves: List[Tuple[_Segments, Resource]] = []
     resources: Dict[str, SockJSResource] = {}
     for segments, dotted in config["mounts"]:
         factory = load_handler(dotted, bus)
@@ -316,9 +306,7 @@ def build_service(
     if config.get("health"):
         health = Health(resources.values(), bus=bus)
         leaves.append((config["health"], health))
-    site = SockJSSite(
-        build_root(leaves, config["static"]), sockjs_options, reactor=reactor
-    )
+    site = SockJSSite(build_root(leaves, config["static"]), sockjs_options, reactor=reactor)
     site.endpoints.update(resources)
     svc = SockJSService(
         site,
