@@ -35,7 +35,13 @@ from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
 
 from ._busapi import IMessageBus
-from ._shutdown import SHUTDOWN_CODE, SHUTDOWN_REASON, SessionHolder, close_sessions
+from ._shutdown import (
+    DEFAULT_SHUTDOWN_TIMEOUT,
+    SHUTDOWN_CODE,
+    SHUTDOWN_REASON,
+    SessionHolder,
+    close_sessions,
+)
 from .resource import SockJSResource
 
 __all__ = ["Health", "Drain", "DrainState", "close_sessions"]
@@ -128,7 +134,7 @@ class Drain(service.Service):
         resources: Iterable[SessionHolder],
         timeout: float = 0.0,
         clock: Optional[IReactorTime] = None,
-        close_timeout: float = 3.0,
+        close_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
     ) -> None:
         if clock is None:
             from twisted.internet import reactor
