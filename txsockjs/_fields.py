@@ -33,9 +33,11 @@ from .options import TRANSPORTS, Options
 
 __all__ = ["Field", "FieldError", "FIELDS", "OPTION_NAMES", "parse_bool", "build_options"]
 
+_OPTION_FIELDS = {f.name: f for f in dataclasses.fields(Options)}
+
 #: the names of the L{Options} fields (the other fields are settings of the
 #: server around the endpoint)
-OPTION_NAMES = frozenset(f.name for f in dataclasses.fields(Options))
+OPTION_NAMES = frozenset(_OPTION_FIELDS)
 
 
 class FieldError(ValueError):
@@ -109,9 +111,6 @@ class Field:
         if declared.default_factory is not dataclasses.MISSING:
             return declared.default_factory()
         return declared.default
-
-
-_OPTION_FIELDS = {f.name: f for f in dataclasses.fields(Options)}
 
 
 # -- parsers -----------------------------------------------------------------
