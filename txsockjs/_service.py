@@ -7,7 +7,7 @@ C{c[1001,"Server shutting down"]} and give the clients time to get it.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from twisted.application import service
 from twisted.application.internet import StreamServerEndpointService
@@ -21,6 +21,8 @@ from twisted.internet.interfaces import (
 from twisted.logger import Logger
 from twisted.web import server
 from zope.interface import implementer
+
+from ._reactor import default_reactor
 
 __all__ = [
     "SockJSService",
@@ -70,11 +72,11 @@ class _RecordingEndpoint:
 class SockJSService(service.MultiService):
     """
     Serves a twisted.web site holding SockJS endpoints on any number of
-    endpoints, and closes every session cleanly when stopped.
+    endpoints, and closes every session cleanly when stopped: the clients
+    get the close frame before the ports stop listening, then the site
+    (a L{txsockjs.SockJSSite}) stops the application factories.
 
     @ivar resources: C{{"/prefix": SockJSResource}}.
-    @ivar factories: the application factories served, started and stopped
-        with the service.
     @ivar site: the C{twisted.web.server.Site}.
     @ivar ports: the listening ports, once listening.
     """
@@ -88,7 +90,7 @@ class SockJSService(service.MultiService):
         self,
         site: server.Site,
         resources: Dict[str, Any],
-        factories: Sequence[IProtocolFactory] = (),
+        *,
         shutdown_timeout: float = 3.0,
         reactor: Optional[IReactorTime] = None,
         bus: Any = None,
@@ -97,9 +99,7 @@ class SockJSService(service.MultiService):
     ) -> None:
         super().__init__()
         if reactor is None:
-            from twisted.internet import reactor as _reactor
-
-            reactor = _reactor  # type: ignore[assignment]
+            reactor = default_reactor()
         from .bus import MemoryBus
         from .health import Drain, Health
 
@@ -121,7 +121,6 @@ class SockJSService(service.MultiService):
             )
         self.site = site
         self.resources = dict(resources)
-        self.factories = list(factories)
         self.shutdown_timeout = shutdown_timeout
         self.ports: List[Any] = []
         self.listen_failures: List[Tuple[str, Any]] = []
@@ -158,11 +157,6 @@ class SockJSService(service.MultiService):
                 f"twistd sockjs: cannot listen on {name}: {reason.getErrorMessage()}"
             )
 
-    def startService(self) -> None:
-        for factory in self.factories:
-            factory.doStart()
-        super().startService()
-
     def _listen_failed(self, name: str, reason: Any) -> None:
         self.listen_failures.append((name, reason))
         if not self._starting:
@@ -178,8 +172,8 @@ class SockJSService(service.MultiService):
 
     def stopService(self) -> defer.Deferred:
         d = self.drainer.drain() if self.drainer is not None else self.close_sessions()
+        # the ports stop listening, and the site stops the factories
         d.addBoth(lambda _: super(SockJSService, self).stopService())
-        d.addBoth(self._stop_factories)
         d.addBoth(self._close_bus)
         return d
 
@@ -189,14 +183,6 @@ class SockJSService(service.MultiService):
         d = defer.maybeDeferred(self.bus.close)
         d.addErrback(lambda f: _log.failure("Closing the bus failed", f))
         return d.addCallback(lambda _: result)
-
-    def _stop_factories(self, result: Any) -> Any:
-        for factory in self.factories:
-            try:
-                factory.doStop()
-            except Exception:
-                _log.failure("Factory {factory!r} failed to stop", factory=factory)
-        return result
 
     def open_sessions(self) -> List[Any]:
         """

@@ -28,6 +28,8 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.web.resource import Resource
 
+from ._reactor import default_reactor
+
 __all__ = ["Health", "Drain", "DrainState"]
 
 _log = Logger()
@@ -119,7 +121,7 @@ class Drain(service.Service):
         close_timeout: float = 3.0,
     ) -> None:
         if clock is None:
-            from twisted.internet import reactor as clock  # type: ignore[no-redef]
+            clock = default_reactor()
         if timeout < 0:
             raise ValueError("timeout: seconds, 0 or more")
         self.health = health

@@ -666,13 +666,15 @@ def build_service(
         health = Health(resources.values(), bus=bus)
         leaves.append((config["health"], health))
     site = SockJSSite(
-        build_root(leaves, config["static"]), sockjs_options, reactor=reactor
+        build_root(leaves, config["static"]),
+        sockjs_options,
+        factories=factories,
+        endpoints=resources,
+        reactor=reactor,
     )
-    site.endpoints.update(resources)
     svc = SockJSService(
         site,
         resources,
-        factories,
         shutdown_timeout=config["shutdown-timeout"],
         reactor=reactor,
         bus=bus,
