@@ -37,7 +37,8 @@ from .transports.websocket import (
 )
 from .transports.xhr import XhrPolling, XhrStreaming
 
-__all__ = ["SockJSResource"]
+# (no __all__: SockJSResource is documented where it is promised,
+# txsockjs.resource)
 
 _log = Logger()
 

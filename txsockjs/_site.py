@@ -38,7 +38,8 @@ from ._resource import SockJSResource
 from ._tree import build_root
 from .options import Options
 
-__all__ = ["SockJSSite", "SockJSRequest", "SockJSFactory", "DEFAULT_MAX_BODY_SIZE"]
+# (SockJSFactory is documented where it is promised, txsockjs.resource)
+__all__ = ["SockJSSite", "SockJSRequest", "DEFAULT_MAX_BODY_SIZE"]
 
 _log = Logger()
 
