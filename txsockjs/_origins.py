@@ -1,27 +1,31 @@
 # -*- test-case-name: tests.test_http_protocol -*-
 """
-Which origins may use a SockJS endpoint: C{Options.origins} patterns or
-C{Options.check_origin}, a server's own origin, and the headers that say
-who may frame the pages that run in frames (the iframe page, C{htmlfile}).
+Origins as people write them and as the endpoint compares them: which
+origins may use a SockJS endpoint (C{Options.origins} patterns or
+C{Options.check_origin}, a server's own origin), the headers that say who
+may frame the pages that run in frames (the iframe page, C{htmlfile}), and
+the C{host:port} pattern an origin setting stands for.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import re
-from typing import Iterable, Optional, Tuple
+from typing import Iterable, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
 from twisted.web.iweb import IRequest
 
 from .options import Options
 
-__all__ = ["OriginPolicy", "origin_matches"]
+__all__ = ["OriginPolicy", "origin_matches", "DEFAULT_PORTS", "origin_pattern"]
 
 # a host:port pattern CSP's frame-ancestors can say as it is
 _CSP_HOST = re.compile(r"\*|(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*")
 _CSP_PORT = re.compile(r"\*|[0-9]{1,5}")
-_DEFAULT_PORTS = {"https": 443, "http": 80, "wss": 443, "ws": 80}
+
+#: The port an origin (or URL) of each scheme has when it names none.
+DEFAULT_PORTS: Mapping[str, int] = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
 
 class OriginPolicy:
@@ -100,7 +104,7 @@ def _origin_host_port(origin: str) -> Optional[Tuple[str, int]]:
     if not parts.hostname:
         return None
     if port is None:
-        port = _DEFAULT_PORTS.get(parts.scheme.lower(), 0)
+        port = DEFAULT_PORTS.get(parts.scheme.lower(), 0)
     return parts.hostname.lower(), port
 
 
@@ -160,3 +164,29 @@ def _frame_headers(patterns: Iterable[str]) -> Tuple[Tuple[bytes, bytes], ...]:
     if len(sources) == 1:
         headers.append((b"x-frame-options", b"SAMEORIGIN"))
     return tuple(headers)
+
+
+def origin_pattern(spec: str) -> str:
+    """
+    The C{host:port} pattern (as C{/info} reports them) an origin setting
+    stands for: such a pattern as it is (C{*:*}, C{example.com:8080}), a
+    bare host for any port (C{example.com} gives C{example.com:*}), or an
+    origin URL with the port its scheme implies (C{https://example.com}
+    gives C{example.com:443}).
+
+    @raise ValueError: nothing given, or a URL with no host; the message
+        says which.
+    """
+    spec = spec.strip()
+    if not spec:
+        raise ValueError("expected an origin URL or a host:port pattern")
+    if "://" in spec:
+        parts = urlsplit(spec)
+        host = parts.hostname or ""
+        if not host:
+            raise ValueError("no host in this URL")
+        port = parts.port or DEFAULT_PORTS.get(parts.scheme)
+        return f"{host}:{port if port is not None else '*'}"
+    if spec == "null" or ":" in spec:
+        return spec
+    return f"{spec}:*"

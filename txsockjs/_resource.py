@@ -23,6 +23,7 @@ from . import headers as H
 from ._origins import OriginPolicy
 from ._pages import PLAIN, Pages, method_not_allowed, not_found
 from ._reactor import default_reactor
+from ._shutdown import SHUTDOWN_CODE, SHUTDOWN_REASON
 from .framing import BrokenJSON, PayloadError, PayloadExpected, parse_messages
 from .options import Options
 from .session import RequestInfo, Session, SessionHub, SessionRegistry, SessionState
@@ -156,14 +157,14 @@ class SockJSResource(Resource):
             if s.state is SessionState.OPEN
         ]
 
-    def close_all(self, code: int = 1001, reason: str = "Server shutting down") -> None:
+    def close_all(self, code: int = SHUTDOWN_CODE, reason: str = SHUTDOWN_REASON) -> None:
         """
         Close every session of this endpoint (for a server shutdown).
         """
         for session in (*self.sessions, *self.websocket_sessions):
             session.close(code, reason)
 
-    def shutdown(self, code: int = 1001, reason: str = "Server shutting down") -> None:
+    def shutdown(self, code: int = SHUTDOWN_CODE, reason: str = SHUTDOWN_REASON) -> None:
         """
         Close every session, then forget them all at once, leaving no timer
         behind (for a server that stops).
