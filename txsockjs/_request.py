@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from twisted.internet.interfaces import IAddress
-from twisted.web.http import Request
 from twisted.web.http_headers import Headers
+from twisted.web.iweb import IRequest
 
 __all__ = ["RequestInfo"]
 
@@ -31,7 +31,10 @@ class RequestInfo:
     is_secure: bool
 
     @classmethod
-    def from_request(cls, request: Request) -> "RequestInfo":
+    def from_request(cls, request: IRequest) -> "RequestInfo":
+        # twisted.web's Request keeps the cookies it parsed; IRequest does
+        # not name that attribute
+        cookies: Mapping[bytes, bytes] = getattr(request, "received_cookies", {})
         return cls(
             method=request.method,
             uri=request.uri,
@@ -39,6 +42,6 @@ class RequestInfo:
             headers=request.requestHeaders,
             peer=request.getClientAddress(),
             host=request.getHost(),
-            cookies=dict(request.received_cookies),
+            cookies=dict(cookies),
             is_secure=request.isSecure(),
         )
