@@ -17,7 +17,8 @@ from .interfaces import IReceiver
 
 __all__ = ["ClosingMixin"]
 
-_log = Logger()
+# the namespace users knew before the session was split into parts
+_log = Logger(namespace="txsockjs.session")
 _CLOSING = SessionState.CLOSING
 _CLOSED = SessionState.CLOSED
 

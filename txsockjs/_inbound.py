@@ -16,7 +16,8 @@ from .interfaces import IMessageProtocol
 
 __all__ = ["InboundMixin"]
 
-_log = Logger()
+# the namespace users knew before the session was split into parts
+_log = Logger(namespace="txsockjs.session")
 _OPEN = SessionState.OPEN
 
 if TYPE_CHECKING:
