@@ -338,25 +338,24 @@ class RedisBus(service.MultiService):
         self._subs.deliver(name, text)
 
     # ClientService calls these with a proxy of the protocol it connected,
-    # typed IProtocol: the txredisapi methods are reached through it.
+    # typed IProtocol; itself() is the txredisapi protocol behind it.
 
     @defer.inlineCallbacks
-    def _prepare_subscriber(
-        self, protocol: IProtocol
-    ) -> Generator[Deferred[object], object, None]:
-        yield protocol.whenConnected()  # type: ignore[attr-defined]
+    def _prepare_subscriber(self, proxy: IProtocol) -> Generator[Deferred[object], object, None]:
+        protocol: _Subscriber = proxy.itself()  # type: ignore[attr-defined]
+        yield protocol.whenConnected()
         # channels subscribed while this runs are picked up by the next round
         done: Set[str] = set()
         while True:
             missing = [c for c in self._subs.channels() if c not in done]
             if not missing:
                 break
-            yield protocol.execute_command(  # type: ignore[attr-defined]
+            yield protocol.execute_command(
                 b"SUBSCRIBE", *[self._key(c) for c in missing], apply_timeout=False
             )
             done.update(missing)
         channels = done
-        self._subscriber = protocol.itself()  # type: ignore[attr-defined]
+        self._subscriber = protocol
         self.connects += 1
         if self.connects > 1:
             _log.info(
@@ -365,11 +364,10 @@ class RedisBus(service.MultiService):
         self._check_ready()
 
     @defer.inlineCallbacks
-    def _prepare_publisher(
-        self, protocol: IProtocol
-    ) -> Generator[Deferred[object], object, None]:
-        yield protocol.whenConnected()  # type: ignore[attr-defined]
-        self._publisher = protocol.itself()  # type: ignore[attr-defined]
+    def _prepare_publisher(self, proxy: IProtocol) -> Generator[Deferred[object], object, None]:
+        protocol: _Publisher = proxy.itself()  # type: ignore[attr-defined]
+        yield protocol.whenConnected()
+        self._publisher = protocol
         self._check_ready()
 
     def _check_ready(self) -> None:
