@@ -5,6 +5,7 @@ reading is aborted, not kept (with everything buffered for it) for ever.
 
 from __future__ import annotations
 
+import sys
 from typing import Callable, Optional
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime, ITransport
@@ -101,9 +102,13 @@ def linger(transport: Optional[ITransport], timer: StallTimer) -> None:
 
 def _is_tls(transport: object) -> bool:
     # TLS must close with its own alert, which only loseConnection sends
-    # (a wrapper's loseWriteConnection would reach the TCP transport under it)
-    from twisted.protocols.tls import TLSMemoryBIOProtocol
-
+    # (a wrapper's loseWriteConnection would reach the TCP transport under it).
+    # Importing twisted.protocols.tls needs pyOpenSSL, which txsockjs does not
+    # require: a process that never loaded it has no TLS connection.
+    tls = sys.modules.get("twisted.protocols.tls")
+    if tls is None:
+        return False
+    TLSMemoryBIOProtocol = tls.TLSMemoryBIOProtocol
     while transport is not None:
         if isinstance(transport, TLSMemoryBIOProtocol):
             return True
