@@ -32,6 +32,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from ._busapi import Callback, IMessageBus, ISubscription, Subscription, Subscriptions
+from ._reactor import default_reactor
 
 __all__ = ["RedisBus", "default_retry_policy"]
 
@@ -148,9 +149,7 @@ class RedisBus(service.MultiService):
     ) -> None:
         service.MultiService.__init__(self)
         if clock is None:
-            from twisted.internet import reactor
-
-            clock = reactor
+            clock = default_reactor()
         self.name = name
         self.db = db
         self.lost = 0
@@ -195,9 +194,7 @@ class RedisBus(service.MultiService):
             (C{IReactorTime}) with; the global reactor by default.
         """
         if reactor is None:
-            from twisted.internet import reactor as _reactor
-
-            reactor = _reactor
+            reactor = default_reactor()
         if host.replace(".", "").isdigit():
             endpoint: IStreamClientEndpoint = TCP4ClientEndpoint(reactor, host, port, timeout=5)
         else:

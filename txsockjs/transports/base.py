@@ -15,6 +15,7 @@ from zope.interface import implementer
 
 from ..framing import HEARTBEAT
 from ..interfaces import IReceiver
+from .._reactor import default_reactor
 from ..session import Session
 from .stall import StallTimer, abort
 
@@ -124,9 +125,7 @@ class StreamingReceiver(HTTPReceiver):
         self.limit = limit
         self.sent = 0
         if clock is None:
-            from twisted.internet import reactor
-
-            clock = reactor
+            clock = default_reactor()
         self._stall = StallTimer(write_timeout, clock, self._stalled)
         # the request forgets its channel once it is done; the timer must not
         self._channel: Optional[HTTPChannel] = getattr(request, "channel", None)
