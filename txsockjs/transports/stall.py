@@ -6,9 +6,9 @@ reading is aborted, not kept (with everything buffered for it) for ever.
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IReactorTime, ITransport
 
 __all__ = ["StallTimer", "abort", "linger"]
 
@@ -29,12 +29,12 @@ class StallTimer:
         self,
         timeout: Optional[float],
         clock: IReactorTime,
-        expired: Callable[[], Any],
+        expired: Callable[[], object],
     ) -> None:
         self._timeout = timeout
         self._clock = clock
         self._expired = expired
-        self._call: Any = None
+        self._call: Optional[IDelayedCall] = None
 
     @property
     def running(self) -> bool:
@@ -60,7 +60,7 @@ class StallTimer:
         self._expired()
 
 
-def abort(transport: Any) -> None:
+def abort(transport: Optional[ITransport]) -> None:
     """
     Drop C{transport} at once, with whatever is buffered for it (the peer
     does not read it); a transport that cannot abort is closed.
@@ -74,7 +74,7 @@ def abort(transport: Any) -> None:
         method()
 
 
-def linger(transport: Any, timer: StallTimer) -> None:
+def linger(transport: Optional[ITransport], timer: StallTimer) -> None:
     """
     Close C{transport} once what is buffered for it was written, and give
     its peer C{timer}'s timeout to read it and hang up; a peer that does not
@@ -90,7 +90,8 @@ def linger(transport: Any, timer: StallTimer) -> None:
     if transport is None:
         return
     if getattr(transport, "producer", None) is not None:
-        transport.unregisterProducer()
+        # a transport with a producer is a consumer (IConsumer) too
+        transport.unregisterProducer()  # type: ignore[attr-defined]
     timer.start()
     half_close = getattr(transport, "loseWriteConnection", None)
     if half_close is not None and not _is_tls(transport):
@@ -99,7 +100,7 @@ def linger(transport: Any, timer: StallTimer) -> None:
         transport.loseConnection()
 
 
-def _is_tls(transport: Any) -> bool:
+def _is_tls(transport: object) -> bool:
     # TLS must close with its own alert, which only loseConnection sends
     # (a wrapper's loseWriteConnection would reach the TCP transport under it).
     # Importing twisted.protocols.tls needs pyOpenSSL, which txsockjs does not
