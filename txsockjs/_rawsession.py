@@ -12,7 +12,7 @@ from ._hub import SessionHub
 from ._request import RequestInfo
 from ._session import Session
 from ._sessionparts import SessionState
-from ._sessionframing import RAW
+from ._sessionframing import RAW, ISessionFraming
 
 __all__ = ["RawSession"]
 
@@ -39,8 +39,11 @@ class RawSession(Session):
         request: RequestInfo,
         transport_name: str,
         timed: bool = True,
+        framing: ISessionFraming = RAW,
     ) -> None:
-        Session.__init__(self, session_id, protocol, hub, request, transport_name, timed, RAW)
+        # (framing: the same signature as Session's, so that either class
+        # can be what makes a websocket's session)
+        Session.__init__(self, session_id, protocol, hub, request, transport_name, timed, framing)
 
     def write_binary(self, data: Union[bytes, bytearray, memoryview]) -> None:
         """
