@@ -14,7 +14,7 @@ import html
 import json
 import re
 import secrets
-from typing import Any, Callable, Dict, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
 
 from twisted.internet.interfaces import IProtocolFactory, IReactorTime
@@ -31,12 +31,9 @@ from .session import RequestInfo, Session, SessionHub, SessionRegistry, SessionS
 from .transports.eventsource import EventSource
 from .transports.htmlfile import HtmlFile
 from .transports.jsonp import JsonpPolling
-from .transports.websocket import (
-    RawWebSocketProtocol,
-    SockJSWebSocketProtocol,
-    make_factory,
-    refuse_or_upgrade,
-)
+from .transports._seam import WebSocketSeam, WebSocketSessions
+from .transports._upgrade import refuse_or_upgrade
+from .transports.websocket import RawWebSocketProtocol, SockJSWebSocketProtocol, make_factory
 from .transports.xhr import XhrPolling, XhrStreaming
 
 __all__ = ["SockJSResource", "SockJSFactory", "Folder"]
@@ -118,7 +115,6 @@ class SockJSResource(Resource):
         self.options = options
         self.clock: Any = reactor
         self.sessions = SessionRegistry()
-        self.websocket_sessions: Set[Session] = set()
         self.websocket_factory = make_factory(
             options.websocket_factory, options.max_message_size
         )
@@ -129,6 +125,17 @@ class SockJSResource(Resource):
             encoding=options.encoding,
             on_forget=self._forget,
             max_queue_size=options.max_queue_size,
+        )
+        # websocket connections are sessions of their own, apart from the
+        # registry by id; their protocols get what they need at construction
+        self.websocket_sessions = WebSocketSessions(factory, self.hub)
+        self._websocket = WebSocketSeam(
+            sessions=self.websocket_sessions,
+            factory=self.websocket_factory,
+            clock=reactor,
+            counters=self.hub.counters,
+            write_timeout=options.websocket_write_timeout,
+            max_message_size=options.max_message_size,
         )
         info = json.dumps(
             {
@@ -157,20 +164,15 @@ class SockJSResource(Resource):
         session_id: str,
         info: RequestInfo,
         transport_name: str,
-        session_class: type = Session,
-        register: bool = True,
     ) -> Session:
         """
-        Make the session for a new client, with a protocol of its own.
+        Make the session for a new HTTP client, with a protocol of its own,
+        and register it by id (websocket connections open theirs with
+        C{websocket_sessions}).
         """
         protocol = self.factory.buildProtocol(info.peer)
-        session = session_class(
-            session_id, protocol, self.hub, info, transport_name, timed=register
-        )
-        if register:
-            self.sessions.add(session)
-        else:
-            self.websocket_sessions.add(session)
+        session = Session(session_id, protocol, self.hub, info, transport_name)
+        self.sessions.add(session)
         if protocol is None:
             session.close(3000, "Go away!")
         return session
@@ -226,7 +228,7 @@ class SockJSResource(Resource):
                 if self._full():
                     return self._too_many_sessions(request)
                 return refuse_or_upgrade(
-                    request, self, RawWebSocketProtocol, ""
+                    request, self._websocket, RawWebSocketProtocol, ""
                 )
             if _IFRAME_NAME.fullmatch(name):
                 if not self._framed_origin_allowed(request):
@@ -253,7 +255,7 @@ class SockJSResource(Resource):
                 return self._too_many_sessions(request)
             return refuse_or_upgrade(
                 request,
-                self,
+                self._websocket,
                 SockJSWebSocketProtocol,
                 session_id,
             )

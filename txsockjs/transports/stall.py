@@ -9,6 +9,8 @@ from typing import Any, Callable, Optional
 
 from twisted.internet.interfaces import IReactorTime
 
+from .. import _internals
+
 __all__ = ["StallTimer", "abort", "linger"]
 
 
@@ -88,23 +90,14 @@ def linger(transport: Any, timer: StallTimer) -> None:
     """
     if transport is None:
         return
-    if getattr(transport, "producer", None) is not None:
+    if _internals.registered_producer(transport) is not None:
         transport.unregisterProducer()
     timer.start()
     half_close = getattr(transport, "loseWriteConnection", None)
-    if half_close is not None and not _is_tls(transport):
+    # TLS must close with its own alert, which only loseConnection sends
+    # (a wrapper's loseWriteConnection would reach the TCP transport under it)
+    if half_close is not None and not _internals.is_tls(transport):
         half_close()
     else:
         transport.loseConnection()
 
-
-def _is_tls(transport: Any) -> bool:
-    # TLS must close with its own alert, which only loseConnection sends
-    # (a wrapper's loseWriteConnection would reach the TCP transport under it)
-    from twisted.protocols.tls import TLSMemoryBIOProtocol
-
-    while transport is not None:
-        if isinstance(transport, TLSMemoryBIOProtocol):
-            return True
-        transport = getattr(transport, "__dict__", {}).get("transport")
-    return False
