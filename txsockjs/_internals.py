@@ -137,10 +137,15 @@ class AutobahnServerProtocol(WebSocketServerProtocol):
     L{end_connection}.
     """
 
+    # protocol options, set on the instance by the factory
+    applyMask: bool
+    autoFragmentSize: int
+
     def onFrameBegin(self) -> None:
         frame = self.current_frame
         if frame.mask is not None and not self.applyMask:
-            self.current_frame_masker = Unmasker(frame.mask)
+            # (annotated str by Autobahn: it is the frame's 4 mask bytes)
+            self.current_frame_masker = Unmasker(frame.mask)  # type: ignore[arg-type]
         WebSocketServerProtocol.onFrameBegin(self)
 
     def onMessageEnd(self) -> None:
@@ -148,11 +153,11 @@ class AutobahnServerProtocol(WebSocketServerProtocol):
             data = self.message_data
             payload = data[0] if len(data) == 1 else b"".join(data)
             self.onMessage(payload, self.message_is_binary)
-        self.message_data = None
+        self.message_data = None  # type: ignore[assignment]
 
     def _max_message_size_exceeded(self, size: int, limit: int, reason: str) -> None:
         self.failedByMe = True  # the rest of the message is discarded
-        self.message_data = None
+        self.message_data = None  # type: ignore[assignment]
         self.message_too_big()
 
     def message_too_big(self) -> None:
@@ -182,9 +187,10 @@ class AutobahnServerProtocol(WebSocketServerProtocol):
         if self.state != WebSocketServerProtocol.STATE_OPEN:
             return
         if self._perMessageCompress is None and not self.send_queue and not self.autoFragmentSize:
-            self.transport.write(text_frame_header(len(frame)) + frame)
+            # (open: the transport is there)
+            self.transport.write(text_frame_header(len(frame)) + frame)  # type: ignore[union-attr]
         else:
-            self.sendMessage(frame, False)
+            self.sendMessage(frame, False)  # type: ignore[no-untyped-call]
 
     def send_close_frame(self, code: int, reason: bytes) -> None:
         """

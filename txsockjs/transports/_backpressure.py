@@ -6,25 +6,28 @@ full for the write timeout is aborted.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Protocol
 
 from twisted.internet.interfaces import IPushProducer, IReactorTime, ITransport
-from zope.interface import Interface, implementer
+from zope.interface import implementer
 
 from .._counters import EndpointCounters
 from ..session import Session
 from .stall import StallTimer, abort
 
-__all__ = ["IBackpressured", "Backpressure"]
+__all__ = ["Backpressured", "Backpressure"]
 
 
-class IBackpressured(Interface):
+class Backpressured(Protocol):
     """
     A websocket protocol as L{Backpressure} sees it.
     """
 
-    session: Optional[Session]
-    transport: Optional[ITransport]
+    @property
+    def session(self) -> Optional[Session]: ...
+
+    @property
+    def transport(self) -> Optional[ITransport]: ...
 
 
 @implementer(IPushProducer)
@@ -43,7 +46,7 @@ class Backpressure:
 
     def __init__(
         self,
-        protocol: IBackpressured,
+        protocol: Backpressured,
         timeout: Optional[float],
         clock: IReactorTime,
         counters: EndpointCounters,

@@ -38,7 +38,7 @@ def take_over(request: IRequest, protocol: IProtocol) -> ITransport:
     protocol.makeConnection(transport)
     # The HTTP channel paused the connection while it served the request.
     if IPushProducer.providedBy(transport):
-        transport.resumeProducing()  # type: ignore[attr-defined]
+        transport.resumeProducing()
     # The channel and the request (a reference cycle, freed only by a
     # garbage collection pass) must not keep the connection, and what is
     # buffered in it, alive once it is lost: an aborted stalled reader's

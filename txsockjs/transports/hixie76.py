@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from typing import List, Optional, Type, Union
+from typing import List, Optional, Type, Union, cast
 
+from twisted.internet.interfaces import IConsumer
 from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -111,7 +112,7 @@ class Hixie76Protocol(Protocol):
         self.session: Optional[Session] = None
 
     def connectionMade(self) -> None:
-        self.transport.registerProducer(self._backpressure, True)
+        cast(IConsumer, self.transport).registerProducer(self._backpressure, True)
 
     def dataReceived(self, data: bytes) -> None:
         if self._closed:
@@ -129,7 +130,7 @@ class Hixie76Protocol(Protocol):
                 self._closed = True
                 self._hang_up()
                 return
-            self.transport.write(digest)
+            self._write(digest)
             self._open = True
             self._start_session()
         self._read_frames()
@@ -217,9 +218,14 @@ class Hixie76Protocol(Protocol):
 
     # IReceiver, and what a raw session asks of its receiver
 
+    def _write(self, data: bytes) -> None:
+        transport = self.transport
+        if transport is not None:
+            transport.write(data)
+
     def send_frame(self, frame: bytes) -> None:
         if not self._closed:
-            self.transport.write(b"\x00" + frame + b"\xff")
+            self._write(b"\x00" + frame + b"\xff")
 
     def heartbeat(self) -> None:
         # hixie-76 has no ping: a SockJS heartbeat frame (nothing on raw)
@@ -242,7 +248,7 @@ class Hixie76Protocol(Protocol):
         if not self._closed:
             self._closed = True
             self._buffer = bytearray()
-            self.transport.write(b"\xff\x00")
+            self._write(b"\xff\x00")
             # a client that reads nothing cannot hold the close open
             self._hang_up()
 

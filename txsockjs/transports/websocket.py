@@ -11,11 +11,13 @@ itself is in L{txsockjs.transports._upgrade}.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, List, Optional, Tuple, Type
+from typing import Any, ClassVar, List, Optional, Tuple, Type, cast
 
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from autobahn.util import encode_truncate
 from autobahn.websocket.types import ConnectionRequest
+from twisted.internet.interfaces import IConsumer, IPushProducer
+from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
@@ -95,7 +97,7 @@ class SockJSWebSocketProtocol(AutobahnServerProtocol):
     def onOpen(self) -> None:
         seam = self._seam
         self._backpressure = Backpressure(self, seam.write_timeout, seam.clock, self._counters)
-        self.transport.registerProducer(self._backpressure, True)
+        cast(IConsumer, self.transport).registerProducer(self._backpressure, True)
         self.session = seam.sessions.open(
             self._session_id, self._info, self.transport_name, self.session_class
         )
@@ -128,7 +130,7 @@ class SockJSWebSocketProtocol(AutobahnServerProtocol):
         self._counters.message_too_large += 1
         # Reading (and discarding) the rest of a huge frame is work for
         # nothing: the closing handshake timeout ends the connection.
-        self.transport.pauseProducing()
+        cast(IPushProducer, self.transport).pauseProducing()
         self._refuse(1009, "Message too big")
 
     def _refuse(self, code: int, reason: str) -> None:
@@ -161,7 +163,7 @@ class SockJSWebSocketProtocol(AutobahnServerProtocol):
         linger(self.transport, backpressure.timer)
         return True
 
-    def connectionLost(self, reason: Optional[Failure] = None) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         if self._backpressure is not None:
             self._backpressure.timer.stop()
         WebSocketServerProtocol.connectionLost(self, reason)
@@ -326,6 +328,7 @@ class RawWebSocketProtocol(SockJSWebSocketProtocol):
 
     session_class = RawSession
     transport_name = "raw_websocket"
+    session: Optional[RawSession]
 
     def onMessage(self, payload: bytes, isBinary: bool) -> None:
         session = self.session
@@ -352,7 +355,7 @@ class RawWebSocketProtocol(SockJSWebSocketProtocol):
         """
         data = message.encode("utf-8", "surrogatepass")
         if self.state == WebSocketServerProtocol.STATE_OPEN:
-            self.sendMessage(data, False)
+            self.sendMessage(data, False)  # type: ignore[no-untyped-call]
         return len(data)
 
     def send_binary(self, data: bytes) -> None:
@@ -360,7 +363,7 @@ class RawWebSocketProtocol(SockJSWebSocketProtocol):
         Send C{data} as one binary message.
         """
         if self.state == WebSocketServerProtocol.STATE_OPEN:
-            self.sendMessage(data, True)
+            self.sendMessage(data, True)  # type: ignore[no-untyped-call]
 
     def close_with(self, code: int, reason: str) -> None:
         if code not in _SENDABLE_CODES and not 3000 <= code <= 4999:
