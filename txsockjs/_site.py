@@ -32,6 +32,7 @@ from twisted.logger import Logger
 from twisted.protocols.policies import ProtocolWrapper
 from twisted.web import server
 
+from . import _internals
 from .options import Options
 
 __all__ = ["SockJSSite", "SockJSRequest", "DEFAULT_MAX_BODY_SIZE"]
@@ -156,7 +157,7 @@ class SockJSRequest(server.Request):
 
     def finish(self) -> None:
         guard = self._guard
-        if guard is not None and not self.finished and not self._disconnected:
+        if guard is not None and not self.finished and not _internals.request_disconnected(self):
             # before the channel goes on to a pipelined request
             guard.request_done()
         server.Request.finish(self)
