@@ -50,6 +50,7 @@ Twisted:
 from __future__ import annotations
 
 import struct
+import sys
 from typing import Any, Dict, Optional
 
 from autobahn.twisted.websocket import WebSocketServerProtocol
@@ -276,10 +277,12 @@ def is_tls(transport: object) -> bool:
     """
     Whether C{transport} is TLS, or wraps a TLS connection.
     """
-    try:
-        from twisted.protocols.tls import TLSMemoryBIOProtocol
-    except ImportError:  # no pyOpenSSL: no TLS connection either
+    # Importing twisted.protocols.tls needs pyOpenSSL, which txsockjs does
+    # not require: a process that never loaded it has no TLS connection.
+    tls = sys.modules.get("twisted.protocols.tls")
+    if tls is None:
         return False
+    TLSMemoryBIOProtocol = tls.TLSMemoryBIOProtocol
     current: Optional[object] = transport
     while current is not None:
         if isinstance(current, TLSMemoryBIOProtocol):

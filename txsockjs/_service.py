@@ -1,13 +1,13 @@
 # -*- test-case-name: tests.test_tap -*-
 """
-The service C{twistd sockjs} runs, and the graceful shutdown it shares with
-the C{sockjs:} endpoint: close every session with
-C{c[1001,"Server shutting down"]} and give the clients time to get it.
+The service C{twistd sockjs} runs: the site on its ports, the application
+factories and the message bus, with a graceful shutdown (drain, then close
+every session with C{c[1001,"Server shutting down"]}).
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from twisted.application import service
 from twisted.application.internet import StreamServerEndpointService
@@ -22,20 +22,13 @@ from twisted.logger import Logger
 from twisted.web import server
 from zope.interface import implementer
 
-__all__ = [
-    "SockJSService",
-    "close_sessions",
-    "unclosed_sessions",
-    "SHUTDOWN_CODE",
-    "SHUTDOWN_REASON",
-]
+from ._shutdown import SHUTDOWN_CODE, SHUTDOWN_REASON, close_sessions, unclosed_sessions
+from .bus import MemoryBus
+from .health import Drain, Health
+
+__all__ = ["SockJSService"]
 
 _log = Logger()
-
-SHUTDOWN_CODE = 1001
-SHUTDOWN_REASON = "Server shutting down"
-
-
 
 
 @implementer(IStreamServerEndpoint)
@@ -100,8 +93,6 @@ class SockJSService(service.MultiService):
             from twisted.internet import reactor as _reactor
 
             reactor = _reactor  # type: ignore[assignment]
-        from .bus import MemoryBus
-        from .health import Drain, Health
 
         #: the L{txsockjs.bus.IMessageBus} shared with other processes
         self.bus = bus if bus is not None else MemoryBus()
@@ -219,69 +210,3 @@ class SockJSService(service.MultiService):
             poll_interval=self.poll_interval,
             drain_delay=self.drain_delay,
         )
-
-
-def unclosed_sessions(resources: Iterable[Any]) -> List[Any]:
-    """
-    The sessions of C{resources} (L{txsockjs.SockJSResource}s), HTTP and
-    websocket, that have not sent their close frame yet.
-    """
-    from .session import SessionState
-
-    return [
-        session
-        for resource in resources
-        for session in (
-            *resource.sessions,
-            *getattr(resource, "websocket_sessions", ()),
-        )
-        if session.state is not SessionState.CLOSED
-    ]
-
-
-def close_sessions(
-    resources: Iterable[Any],
-    clock: IReactorTime,
-    timeout: float = 3.0,
-    code: int = SHUTDOWN_CODE,
-    reason: str = SHUTDOWN_REASON,
-    poll_interval: float = 0.02,
-    drain_delay: float = 0.1,
-) -> defer.Deferred:
-    """
-    Close every session of C{resources} with C{c[code,"reason"]}.
-
-    The Deferred fires once every session has handed its close frame to a
-    receiver (a polling client must come back for it), and the transports
-    had C{drain_delay} seconds to write it out; or after C{timeout} seconds,
-    whichever comes first. It never fails.
-    """
-    resources = list(resources)
-    for resource in resources:
-        try:
-            resource.close_all(code, reason)
-        except Exception:
-            _log.failure("Closing the sessions of {resource!r} failed", resource=resource)
-    deadline = clock.seconds() + timeout
-    done = defer.Deferred()
-
-    def check() -> None:
-        try:
-            remaining = unclosed_sessions(resources)
-        except Exception:
-            _log.failure("Listing the sessions failed")
-            remaining = []
-        now = clock.seconds()
-        if remaining and now < deadline:
-            clock.callLater(poll_interval, check)
-            return
-        if remaining:
-            _log.warn(
-                "{count} sessions still had their close frame pending after {timeout} s",
-                count=len(remaining),
-                timeout=timeout,
-            )
-        clock.callLater(min(drain_delay, max(0.0, deadline - now)), done.callback, None)
-
-    check()
-    return done

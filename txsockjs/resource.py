@@ -25,6 +25,7 @@ from twisted.web.server import NOT_DONE_YET, Site
 
 from . import headers as H
 from .framing import BrokenJSON, PayloadError, PayloadExpected, parse_messages
+from ._origins import DEFAULT_PORTS
 from ._site import SockJSSite
 from .options import Options
 from .session import RequestInfo, Session, SessionHub, SessionRegistry, SessionState
@@ -442,7 +443,7 @@ def _origin_host_port(origin: str) -> Optional[Tuple[str, int]]:
     if not parts.hostname:
         return None
     if port is None:
-        port = {"https": 443, "http": 80, "wss": 443, "ws": 80}.get(parts.scheme.lower(), 0)
+        port = DEFAULT_PORTS.get(parts.scheme.lower(), 0)
     return parts.hostname.lower(), port
 
 

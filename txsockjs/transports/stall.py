@@ -100,4 +100,3 @@ def linger(transport: Any, timer: StallTimer) -> None:
         half_close()
     else:
         transport.loseConnection()
-
