@@ -428,3 +428,41 @@ class TwistedMemoryIOTests(unittest.SynchronousTestCase):
         client_io.write(b"hello")
         pump.pump()
         self.assertEqual(server.data, [b"hello"], _twisted("twisted.test.iosim"))
+
+
+class TwistedHTTPChannelStateTests(unittest.SynchronousTestCase):
+    def test_waiting_for_transport(self) -> None:
+        """
+        A channel whose connection's buffer is full says so: the streaming
+        receivers' write timeout tells a stuck finished response from one
+        that drained.
+        """
+        channel = HTTPChannel()
+        channel.makeConnection(StringTransport())
+        self.assertFalse(
+            _internals.channel_waiting_for_transport(channel), _twisted("HTTPChannel._waitingForTransport")
+        )
+        channel.pauseProducing()
+        self.assertTrue(
+            _internals.channel_waiting_for_transport(channel), _twisted("HTTPChannel._waitingForTransport")
+        )
+        channel.resumeProducing()
+        self.assertFalse(
+            _internals.channel_waiting_for_transport(channel), _twisted("HTTPChannel._waitingForTransport")
+        )
+        channel.connectionLost(None)
+
+
+class TwistedEndpointParserTests(unittest.SynchronousTestCase):
+    def test_tcp_parser(self) -> None:
+        """
+        Twisted's parser of C{tcp:} descriptions is found, and takes the
+        keywords the C{sockjs:} endpoint's help names.
+        """
+        import inspect
+
+        parser = _internals.server_endpoint_parser("TCP")
+        self.assertIsNotNone(parser, _twisted("twisted.internet.endpoints._serverParsers"))
+        assert parser is not None
+        names = set(inspect.signature(parser).parameters)
+        self.assertTrue({"interface", "backlog"} <= names, _twisted("_serverParsers['tcp']"))

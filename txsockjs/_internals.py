@@ -37,6 +37,8 @@ Twisted:
     with no HTTP channel in between.
   - C{HTTPChannel._networkProducer} replaced: the channel must neither
     pause nor keep alive a connection it handed over.
+  - C{HTTPChannel._waitingForTransport}: whether a finished streaming
+    response is still stuck in a connection the client stopped reading.
   - C{FileDescriptor.producer}: whether a producer is registered (unregister
     one that is not throws).
   - C{TLSMemoryBIOProtocol}'s C{transport} in its instance dict: a TLS
@@ -45,13 +47,16 @@ Twisted:
     L{txsockjs.testing} (shipped with Twisted, not a documented API);
     imported there, so that a server never loads Twisted's test package.
   - C{Request._disconnected} (read by L{txsockjs._site.SockJSRequest}).
+  - C{twisted.internet.endpoints._serverParsers}: the keywords of an inner
+    endpoint in the C{sockjs:} endpoint's help and errors (without it they
+    name only txsockjs's own).
 """
 
 from __future__ import annotations
 
 import struct
 import sys
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Optional
 
 from autobahn.twisted.websocket import WebSocketServerProtocol
 from twisted.internet.interfaces import IProtocol, IPushProducer, ITransport
@@ -71,6 +76,8 @@ __all__ = [
     "wrapped_transport",
     "is_tls",
     "request_disconnected",
+    "channel_waiting_for_transport",
+    "server_endpoint_parser",
 ]
 
 # -- Autobahn ---------------------------------------------------------------
@@ -296,3 +303,22 @@ def request_disconnected(request: object) -> bool:
     Whether the connection of C{request} was lost.
     """
     return bool(getattr(request, "_disconnected", False))
+
+
+def channel_waiting_for_transport(channel: object) -> bool:
+    """
+    Whether C{channel} paused its responses because its connection's write
+    buffer is full (the client is not reading).
+    """
+    return bool(getattr(channel, "_waitingForTransport", False))
+
+
+def server_endpoint_parser(kind: str) -> Optional[Callable[..., object]]:
+    """
+    Twisted's own parser of C{kind} server endpoint descriptions (C{tcp},
+    C{ssl}, C{unix}), or C{None}.
+    """
+    from twisted.internet import endpoints
+
+    parsers: Dict[str, Callable[..., object]] = getattr(endpoints, "_serverParsers", {})
+    return parsers.get(kind.lower())

@@ -10,6 +10,7 @@ from typing import Any, Optional
 from twisted.internet.interfaces import IReactorTime
 from zope.interface import implementer
 
+from .. import _internals
 from ..framing import HEARTBEAT
 from ..interfaces import IReceiver
 from .stall import StallTimer, abort
@@ -163,7 +164,7 @@ class StreamingReceiver(HTTPReceiver):
         channel, self._channel = self._channel, None
         if channel is None:
             return
-        if self.done and not getattr(channel, "_waitingForTransport", False):
+        if self.done and not _internals.channel_waiting_for_transport(channel):
             # Ended, and the connection drained since: nothing is stuck.
             return
         self.session._hub.counters.write_timeouts += 1
