@@ -30,6 +30,7 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from ._busapi import Callback, IMessageBus, ISubscription, Subscription, Subscriptions
+from ._reactor import default_reactor
 
 __all__ = ["RedisBus", "default_retry_policy"]
 
@@ -139,7 +140,7 @@ class RedisBus(service.MultiService):
     ) -> None:
         super().__init__()
         if clock is None:
-            from twisted.internet import reactor as clock  # type: ignore[no-redef]
+            clock = default_reactor()
         self.name = name
         self.db = db
         self.lost = 0
@@ -181,9 +182,7 @@ class RedisBus(service.MultiService):
         A bus for Redis at C{host:port}, connecting through a TCP endpoint.
         """
         if reactor is None:
-            from twisted.internet import reactor as _reactor
-
-            reactor = _reactor
+            reactor = default_reactor()
         if host.replace(".", "").isdigit():
             endpoint: Any = TCP4ClientEndpoint(reactor, host, port, timeout=5)
         else:

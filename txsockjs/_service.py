@@ -1,13 +1,14 @@
 # -*- test-case-name: tests.test_tap -*-
 """
-The service C{twistd sockjs} runs: the site on its ports, the application
-factories and the message bus, with a graceful shutdown (drain, then close
-every session with C{c[1001,"Server shutting down"]}).
+The service C{twistd sockjs} runs: the site on its ports (the site starts
+and stops the application factories) and the message bus, with a graceful
+shutdown (drain, then close every session with
+C{c[1001,"Server shutting down"]}).
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from twisted.application import service
 from twisted.application.internet import StreamServerEndpointService
@@ -22,6 +23,7 @@ from twisted.logger import Logger
 from twisted.web import server
 from zope.interface import implementer
 
+from ._reactor import default_reactor
 from ._shutdown import SHUTDOWN_CODE, SHUTDOWN_REASON, close_sessions, unclosed_sessions
 from .bus import MemoryBus
 from .health import Drain, Health
@@ -63,11 +65,11 @@ class _RecordingEndpoint:
 class SockJSService(service.MultiService):
     """
     Serves a twisted.web site holding SockJS endpoints on any number of
-    endpoints, and closes every session cleanly when stopped.
+    endpoints, and closes every session cleanly when stopped: the clients
+    get the close frame before the ports stop listening, then the site
+    (a L{txsockjs.SockJSSite}) stops the application factories.
 
     @ivar resources: C{{"/prefix": SockJSResource}}.
-    @ivar factories: the application factories served, started and stopped
-        with the service.
     @ivar site: the C{twisted.web.server.Site}.
     @ivar ports: the listening ports, once listening.
     """
@@ -81,7 +83,7 @@ class SockJSService(service.MultiService):
         self,
         site: server.Site,
         resources: Dict[str, Any],
-        factories: Sequence[IProtocolFactory] = (),
+        *,
         shutdown_timeout: float = 3.0,
         reactor: Optional[IReactorTime] = None,
         bus: Any = None,
@@ -90,9 +92,7 @@ class SockJSService(service.MultiService):
     ) -> None:
         super().__init__()
         if reactor is None:
-            from twisted.internet import reactor as _reactor
-
-            reactor = _reactor  # type: ignore[assignment]
+            reactor = default_reactor()
 
         #: the L{txsockjs.bus.IMessageBus} shared with other processes
         self.bus = bus if bus is not None else MemoryBus()
@@ -112,7 +112,6 @@ class SockJSService(service.MultiService):
             )
         self.site = site
         self.resources = dict(resources)
-        self.factories = list(factories)
         self.shutdown_timeout = shutdown_timeout
         self.ports: List[Any] = []
         self.listen_failures: List[Tuple[str, Any]] = []
@@ -149,11 +148,6 @@ class SockJSService(service.MultiService):
                 f"twistd sockjs: cannot listen on {name}: {reason.getErrorMessage()}"
             )
 
-    def startService(self) -> None:
-        for factory in self.factories:
-            factory.doStart()
-        super().startService()
-
     def _listen_failed(self, name: str, reason: Any) -> None:
         self.listen_failures.append((name, reason))
         if not self._starting:
@@ -169,8 +163,8 @@ class SockJSService(service.MultiService):
 
     def stopService(self) -> defer.Deferred:
         d = self.drainer.drain() if self.drainer is not None else self.close_sessions()
+        # the ports stop listening, and the site stops the factories
         d.addBoth(lambda _: super(SockJSService, self).stopService())
-        d.addBoth(self._stop_factories)
         d.addBoth(self._close_bus)
         return d
 
@@ -180,14 +174,6 @@ class SockJSService(service.MultiService):
         d = defer.maybeDeferred(self.bus.close)
         d.addErrback(lambda f: _log.failure("Closing the bus failed", f))
         return d.addCallback(lambda _: result)
-
-    def _stop_factories(self, result: Any) -> Any:
-        for factory in self.factories:
-            try:
-                factory.doStop()
-            except Exception:
-                _log.failure("Factory {factory!r} failed to stop", factory=factory)
-        return result
 
     def open_sessions(self) -> List[Any]:
         """

@@ -57,6 +57,7 @@ from zope.interface import implementer
 
 from . import _internals
 from ._fields import FIELDS, Field, FieldError, build_options, parse_bool
+from ._reactor import default_reactor
 from ._shutdown import DEFAULT_SHUTDOWN_TIMEOUT
 from ._site import SockJSSite
 from .options import Options
@@ -161,9 +162,7 @@ class SockJSServerEndpoint:
             clients to get the close frame.
         """
         if reactor is None:
-            from twisted.internet import reactor as _reactor
-
-            reactor = _reactor
+            reactor = default_reactor()
         self.endpoint = endpoint
         self.segments = tuple(s for s in prefix.split("/") if s)
         self.options = options if options is not None else Options()
@@ -182,9 +181,12 @@ class SockJSServerEndpoint:
 
         root = build_root([(self.segments, resource)])
         site = SockJSSite(
-            root, self.options, factories=[protocolFactory], reactor=self._reactor
+            root,
+            self.options,
+            factories=[protocolFactory],
+            endpoints={self.prefix: resource},
+            reactor=self._reactor,
         )
-        site.endpoints[self.prefix] = resource
         d = self.endpoint.listen(site)
 
         def wrap(port: IListeningPort) -> SockJSListeningPort:

@@ -25,7 +25,7 @@ L{close_sessions} is the CLOSING step alone, for a program of your own::
 from __future__ import annotations
 
 import enum
-from typing import Dict, Iterable, List, Optional, cast
+from typing import Dict, Iterable, List, Optional
 
 from twisted.application import service
 from twisted.internet import defer
@@ -35,6 +35,7 @@ from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
 
 from ._busapi import IMessageBus
+from ._reactor import default_reactor
 from ._shutdown import (
     DEFAULT_SHUTDOWN_TIMEOUT,
     SHUTDOWN_CODE,
@@ -137,9 +138,7 @@ class Drain(service.Service):
         close_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
     ) -> None:
         if clock is None:
-            from twisted.internet import reactor
-
-            clock = cast(IReactorTime, reactor)
+            clock = default_reactor()
         if timeout < 0:
             raise ValueError("timeout: seconds, 0 or more")
         self.health = health

@@ -44,6 +44,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from ._handlers import simple_factory
+from ._reactor import default_reactor
 
 __all__ = [
     "MultiplexFactory",
@@ -132,9 +133,7 @@ class MultiplexFactory(Factory):
                 raise TypeError(f"channel names are non-empty str, not {name!r}")
             self.channels[js_escape(name)] = _as_factory(factory, name)
         if reactor is None:
-            from twisted.internet import reactor as _reactor
-
-            reactor = _reactor  # type: ignore[assignment]
+            reactor = default_reactor()
         self.reactor = reactor
         self.encoding = encoding
 

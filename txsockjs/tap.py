@@ -306,12 +306,16 @@ def build_service(config: Options, reactor: Optional[IReactorTime] = None) -> So
     if config.get("health"):
         health = Health(resources.values(), bus=bus)
         leaves.append((config["health"], health))
-    site = SockJSSite(build_root(leaves, config["static"]), sockjs_options, reactor=reactor)
-    site.endpoints.update(resources)
+    site = SockJSSite(
+        build_root(leaves, config["static"]),
+        sockjs_options,
+        factories=factories,
+        endpoints=resources,
+        reactor=reactor,
+    )
     svc = SockJSService(
         site,
         resources,
-        factories,
         shutdown_timeout=config["shutdown-timeout"],
         reactor=reactor,
         bus=bus,

@@ -13,6 +13,7 @@ from zope.interface import implementer
 from .. import _internals
 from ..framing import HEARTBEAT
 from ..interfaces import IReceiver
+from .._reactor import default_reactor
 from .stall import StallTimer, abort
 
 __all__ = ["HTTPReceiver", "PollingReceiver", "StreamingReceiver"]
@@ -120,7 +121,7 @@ class StreamingReceiver(HTTPReceiver):
         self.limit = limit
         self.sent = 0
         if clock is None:
-            from twisted.internet import reactor as clock  # type: ignore[assignment]
+            clock = default_reactor()
         self._stall = StallTimer(write_timeout, clock, self._stalled)
         # the request forgets its channel once it is done; the timer must not
         self._channel = getattr(request, "channel", None)
