@@ -11,14 +11,17 @@ L{WebSocketSeam} and every websocket protocol gets it at construction.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Optional, Set, Type
+from typing import TYPE_CHECKING, Iterator, Optional, Set, Type
 
 from autobahn.twisted.websocket import WebSocketServerFactory
 from twisted.internet.interfaces import IProtocolFactory, IReactorTime
 from zope.interface import Interface, implementer
 
 from .._counters import EndpointCounters
-from ..session import RequestInfo, Session, SessionHub
+from ..session import RequestInfo, Session
+
+if TYPE_CHECKING:  # (only its type: where the hub lives is the session side's business)
+    from ..session import SessionHub
 
 __all__ = ["IWebSocketSessions", "WebSocketSessions", "WebSocketSeam"]
 
