@@ -5,9 +5,9 @@ reading is aborted, not kept (with everything buffered for it) for ever.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IReactorTime, ITransport
 
 from .. import _internals
 
@@ -30,12 +30,12 @@ class StallTimer:
         self,
         timeout: Optional[float],
         clock: IReactorTime,
-        expired: Callable[[], Any],
+        expired: Callable[[], object],
     ) -> None:
         self._timeout = timeout
         self._clock = clock
         self._expired = expired
-        self._call: Any = None
+        self._call: Optional[IDelayedCall] = None
 
     @property
     def running(self) -> bool:
@@ -61,7 +61,7 @@ class StallTimer:
         self._expired()
 
 
-def abort(transport: Any) -> None:
+def abort(transport: Optional[ITransport]) -> None:
     """
     Drop C{transport} at once, with whatever is buffered for it (the peer
     does not read it); a transport that cannot abort is closed.
@@ -75,7 +75,7 @@ def abort(transport: Any) -> None:
         method()
 
 
-def linger(transport: Any, timer: StallTimer) -> None:
+def linger(transport: Optional[ITransport], timer: StallTimer) -> None:
     """
     Close C{transport} once what is buffered for it was written, and give
     its peer C{timer}'s timeout to read it and hang up; a peer that does not
@@ -91,7 +91,8 @@ def linger(transport: Any, timer: StallTimer) -> None:
     if transport is None:
         return
     if _internals.registered_producer(transport) is not None:
-        transport.unregisterProducer()
+        # a transport with a producer is a consumer (IConsumer) too
+        transport.unregisterProducer()  # type: ignore[attr-defined]
     timer.start()
     half_close = getattr(transport, "loseWriteConnection", None)
     # TLS must close with its own alert, which only loseConnection sends
