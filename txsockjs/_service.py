@@ -8,23 +8,32 @@ C{c[1001,"Server shutting down"]}).
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, List, Mapping, Optional, Tuple, Union
 
 from twisted.application import service
 from twisted.application.internet import StreamServerEndpointService
 from twisted.internet import defer
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import (
+    IListeningPort,
     IProtocolFactory,
     IReactorTime,
     IStreamServerEndpoint,
 )
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.web import server
 from zope.interface import implementer
 
 from ._reactor import default_reactor
-from ._shutdown import SHUTDOWN_CODE, SHUTDOWN_REASON, close_sessions, unclosed_sessions
+from ._busapi import IMessageBus
+from ._shutdown import (
+    SHUTDOWN_CODE,
+    SHUTDOWN_REASON,
+    SessionHolder,
+    close_sessions,
+    unclosed_sessions,
+)
 from .bus import MemoryBus
 from .health import Drain, Health
 
@@ -46,20 +55,22 @@ class _RecordingEndpoint:
         self._name = name
         self._owner = owner
 
-    def listen(self, factory: IProtocolFactory) -> defer.Deferred:
+    def listen(self, factory: IProtocolFactory) -> defer.Deferred[IListeningPort]:
         d = self._endpoint.listen(factory)
 
-        def record(port: Any) -> Any:
+        def record(port: IListeningPort) -> IListeningPort:
             self._owner.ports.append(port)
             return port
 
-        def failed(reason: Any) -> None:
+        def failed(reason: Failure) -> None:
             if reason.check(defer.CancelledError):
                 return None
             self._owner._listen_failed(self._name, reason)
             return None
 
-        return d.addCallbacks(record, failed)
+        # A failure becomes None (recorded, not logged again): Twisted's
+        # StreamServerEndpointService stops no port for it.
+        return d.addCallbacks(record, failed)  # type: ignore[arg-type]
 
 
 class SockJSService(service.MultiService):
@@ -82,15 +93,15 @@ class SockJSService(service.MultiService):
     def __init__(
         self,
         site: server.Site,
-        resources: Dict[str, Any],
+        resources: Mapping[str, SessionHolder],
         *,
         shutdown_timeout: float = 3.0,
         reactor: Optional[IReactorTime] = None,
-        bus: Any = None,
-        health: Any = None,
+        bus: Optional[IMessageBus] = None,
+        health: Optional[Health] = None,
         drain_timeout: float = 0.0,
     ) -> None:
-        super().__init__()
+        service.MultiService.__init__(self)
         if reactor is None:
             reactor = default_reactor()
 
@@ -98,7 +109,7 @@ class SockJSService(service.MultiService):
         self.bus = bus if bus is not None else MemoryBus()
         if service.IService.providedBy(self.bus):
             # first child: stopped last, once the sessions are closed
-            self.bus.setServiceParent(self)
+            service.IService(self.bus).setServiceParent(self)
         #: a L{txsockjs.health.Drain}, when stopping drains first (there is a
         #: health resource, or a drain timeout)
         self.drainer: Optional[Drain] = None
@@ -113,21 +124,22 @@ class SockJSService(service.MultiService):
         self.site = site
         self.resources = dict(resources)
         self.shutdown_timeout = shutdown_timeout
-        self.ports: List[Any] = []
-        self.listen_failures: List[Tuple[str, Any]] = []
+        self.ports: List[IListeningPort] = []
+        self.listen_failures: List[Tuple[str, Failure]] = []
         self._reactor = reactor
         self._starting = False
 
-    def listen(self, endpoint: Any) -> service.IService:
+    def listen(self, endpoint: Union[str, IStreamServerEndpoint]) -> service.IService:
         """
         Also listen on C{endpoint}, an C{IStreamServerEndpoint} or an
         endpoint description string.
         """
-        name = endpoint if isinstance(endpoint, str) else repr(endpoint)
         if isinstance(endpoint, str):
-            endpoint = serverFromString(self._reactor, endpoint)
+            name, where = endpoint, serverFromString(self._reactor, endpoint)
+        else:
+            name, where = repr(endpoint), endpoint
         child = StreamServerEndpointService(
-            _RecordingEndpoint(endpoint, name, self), self.site
+            _RecordingEndpoint(where, name, self), self.site
         )
         child.setServiceParent(self)
         return child
@@ -139,7 +151,7 @@ class SockJSService(service.MultiService):
         """
         self._starting = True
         try:
-            super().privilegedStartService()
+            service.MultiService.privilegedStartService(self)
         finally:
             self._starting = False
         if self.listen_failures:
@@ -148,7 +160,7 @@ class SockJSService(service.MultiService):
                 f"twistd sockjs: cannot listen on {name}: {reason.getErrorMessage()}"
             )
 
-    def _listen_failed(self, name: str, reason: Any) -> None:
+    def _listen_failed(self, name: str, reason: Failure) -> None:
         self.listen_failures.append((name, reason))
         if not self._starting:
             # it failed later: serving on fewer ports than asked is an error
@@ -161,14 +173,19 @@ class SockJSService(service.MultiService):
             if stop is not None and getattr(self._reactor, "running", False):
                 stop()
 
-    def stopService(self) -> defer.Deferred:
-        d = self.drainer.drain() if self.drainer is not None else self.close_sessions()
+    def stopService(self) -> defer.Deferred[object]:
+        d: defer.Deferred[Any] = (
+            self.drainer.drain() if self.drainer is not None else self.close_sessions()
+        )
         # the ports stop listening, and the site stops the factories
-        d.addBoth(lambda _: super(SockJSService, self).stopService())
+        d.addBoth(self._stop_children)
         d.addBoth(self._close_bus)
         return d
 
-    def _close_bus(self, result: Any) -> Any:
+    def _stop_children(self, _: object) -> object:
+        return service.MultiService.stopService(self)
+
+    def _close_bus(self, result: object) -> object:
         if service.IService.providedBy(self.bus):
             return result  # stopped with the other children
         d = defer.maybeDeferred(self.bus.close)
@@ -183,7 +200,7 @@ class SockJSService(service.MultiService):
 
     def close_sessions(
         self, code: int = SHUTDOWN_CODE, reason: str = SHUTDOWN_REASON
-    ) -> defer.Deferred:
+    ) -> defer.Deferred[None]:
         """
         Close every session of every endpoint; see L{close_sessions}.
         """
