@@ -33,6 +33,22 @@ Autobahn, all used by L{AutobahnServerProtocol} and nowhere else:
     lingers for the write timeout instead of closing at once.
   - C{sendCloseFrame}: sends any close code (C{sendClose} refuses 1007,
     1009, which an endpoint that received bad data sends).
+  - C{CONFIG_ATTRS} emptied on the class: Autobahn's C{_connectionMade}
+    copies these options from the factory and formats them all with
+    C{pprint} for a debug log, on every connection (a quarter of an open);
+    L{AutobahnServerProtocol.connectionMade} copies them without the log,
+    and C{openHandshakeTimeout} is 0 (the handshake is answered in the
+    same call, a timer per open for nothing). Without it: options of the
+    user's factory are ignored, or opens cost the C{pformat} again.
+  - The opening handshake answered from twisted.web's parsed request
+    (L{AutobahnServerProtocol.open_on_parsed_handshake}): it sets what
+    C{processHandshake} records (C{websocket_version}, C{_wskey},
+    C{websocket_extensions} from C{_parseExtensionsHeader},
+    C{websocket_protocols}, C{websocket_origin}, C{http_headers}, ...),
+    checks the origin with the module's C{_url_to_origin} and
+    C{_is_same_origin}, then calls C{succeedHandshake(None)}, which writes
+    the 101 answer and negotiates permessage-deflate as Autobahn always
+    does. Without it: handshakes fail, or compression is not negotiated.
 
 Twisted:
   - C{HTTPChannel.rawDataReceived} shadowed on the channel instance: bytes
@@ -61,11 +77,14 @@ Twisted:
 
 from __future__ import annotations
 
+import re
 import struct
 import sys
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence
+from urllib.parse import parse_qs
 
 from autobahn.twisted.websocket import WebSocketServerProtocol
+from autobahn.websocket import protocol as _autobahn_protocol
 from twisted.internet.interfaces import IProtocol, IPushProducer, ITransport
 from twisted.protocols.policies import ProtocolWrapper
 from twisted.web.http import HTTPChannel
@@ -143,6 +162,16 @@ def text_frame_header(length: int) -> bytes:
     return struct.pack("!BBQ", 0x81, 127, length)
 
 
+#: the protocol options Autobahn copies from its factory to each connection
+_OPTION_NAMES = tuple(WebSocketServerProtocol.CONFIG_ATTRS)
+
+#: a C{Sec-WebSocket-Key} as Autobahn takes it: 16 bytes in base64
+_WEBSOCKET_KEY = re.compile(r"[A-Za-z0-9+/]{22}==\Z")
+
+_url_to_origin: Callable[[str], Any] = _autobahn_protocol._url_to_origin
+_is_same_origin: Callable[..., bool] = _autobahn_protocol._is_same_origin
+
+
 class AutobahnServerProtocol(WebSocketServerProtocol):
     """
     Autobahn's server protocol with every Autobahn internal txsockjs uses
@@ -155,6 +184,89 @@ class AutobahnServerProtocol(WebSocketServerProtocol):
     # protocol options, set on the instance by the factory
     applyMask: bool
     autoFragmentSize: int
+    versions: Sequence[int]
+    maxConnections: int
+    trustXForwardedFor: int
+    allowedOriginsPatterns: Sequence[Any]
+
+    #: (Autobahn's own copy of the options formats them for a debug log)
+    CONFIG_ATTRS: List[str] = []
+    #: the handshake is answered in the call that makes the connection
+    openHandshakeTimeout = 0
+
+    def connectionMade(self) -> None:
+        factory = self.factory
+        for name in _OPTION_NAMES:
+            if not hasattr(self, name):  # (as Autobahn: set on the protocol wins)
+                setattr(self, name, getattr(factory, name))
+        WebSocketServerProtocol.connectionMade(self)
+
+    def open_on_parsed_handshake(self, uri: str, headers: Dict[str, str]) -> bool:
+        """
+        Open the connection on an RFC 6455 opening handshake (a C{GET} in
+        HTTP/1.1, upgrade headers checked) that twisted.web already parsed,
+        as Autobahn would: C{headers} maps lower-case names to values, as
+        Autobahn's parser gives them. Autobahn's C{succeedHandshake} writes
+        the answer and negotiates permessage-deflate.
+
+        @return: C{False}, with nothing done, for a handshake Autobahn may
+            refuse or treat specially (another version, subprotocols, a
+            bad key or origin, options such as C{maxConnections}): it is
+            then Autobahn's own to parse.
+        """
+        if (
+            self.state != WebSocketServerProtocol.STATE_CONNECTING
+            or headers.get("sec-websocket-version") != "13"
+            or 13 not in self.versions
+            or "sec-websocket-protocol" in headers
+            or self.maxConnections > 0
+            or self.trustXForwardedFor
+        ):
+            return False
+        key = headers.get("sec-websocket-key", "").strip()
+        host = headers.get("host")
+        if host is None or _WEBSOCKET_KEY.match(key) is None:
+            return False
+        host = host.strip()
+        factory = self.factory
+        if ":" in host and not host.endswith("]"):
+            name, port = host.rsplit(":", 1)
+            if factory.externalPort or not port.strip().isdecimal():
+                return False
+            host = name
+        origin = headers.get("origin")
+        if origin is None:
+            origin = ""
+        else:
+            origin = origin.strip()
+            try:
+                origin_tuple = _url_to_origin(origin)
+            except ValueError:
+                return False
+            if not (origin_tuple == "null" and factory.allowNullOrigin) and not _is_same_origin(
+                origin_tuple,
+                "https" if factory.isSecure else "http",
+                factory.externalPort or factory.port,
+                self.allowedOriginsPatterns,
+            ):
+                return False
+        extensions = headers.get("sec-websocket-extensions")
+        path, _, query = uri.partition("?")
+        self.http_status_line = "GET " + uri + " HTTP/1.1"
+        self.http_headers = headers
+        self.http_request_uri = uri
+        self.http_request_path = path
+        self.http_request_params = parse_qs(query) if query else {}
+        self.http_request_host = host
+        self.websocket_version = 13
+        self.websocket_protocols = []
+        self.websocket_origin = origin
+        self.websocket_extensions = (
+            [] if extensions is None else self._parseExtensionsHeader(extensions)  # type: ignore[no-untyped-call]
+        )
+        self._wskey = key
+        self.succeedHandshake(None)
+        return True
 
     def onFrameBegin(self) -> None:
         frame = self.current_frame

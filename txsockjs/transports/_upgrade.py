@@ -6,7 +6,8 @@ hixie-76.
 
 from __future__ import annotations
 
-from typing import Type, Union
+import re
+from typing import Dict, Optional, Type, Union
 
 from twisted.web.iweb import IRequest
 from twisted.web.server import NOT_DONE_YET
@@ -62,10 +63,45 @@ def refuse_or_upgrade(
         return plain_400(request, b"Not a valid websocket request: no connection to upgrade.")
     protocol = protocol_class(seam, session_id, info)
     take_over(request, protocol)
-    # Autobahn parses the handshake itself: give it the request again.
+    headers = _handshake_headers(request)
+    if headers is not None and protocol.open_on_parsed_handshake(
+        request.uri.decode("iso-8859-1"), headers
+    ):
+        rest = request.content.read()
+        if rest:
+            protocol.dataReceived(rest)
+        return NOT_DONE_YET
+    # Anything unusual: Autobahn parses the handshake itself (and answers
+    # what it refuses); give it the request again.
     head = [request.method + b" " + request.uri + b" HTTP/1.1\r\n"]
     for name, values in request.requestHeaders.getAllRawHeaders():
         head.append(name + b": " + b",".join(values) + b"\r\n")
     head.append(b"\r\n")
     protocol.dataReceived(b"".join(head) + request.content.read())
     return NOT_DONE_YET
+
+
+#: what Autobahn's strict parser refuses in a header value, and in a name
+#: (not a token); in the request target, anything that splits the line
+_BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+_BAD_TARGET = re.compile(rb"[\x00-\x20\x7f#]")
+
+
+def _handshake_headers(request: IRequest) -> Optional[Dict[str, str]]:
+    """
+    The request's headers as Autobahn's handshake parser would give them
+    (lower-case names, repeated ones joined): C{None} when it would refuse
+    them, or the request is not one Autobahn takes as it is.
+    """
+    version = request.clientproto  # type: ignore[attr-defined]
+    if version != b"HTTP/1.1" or _BAD_TARGET.search(request.uri):
+        return None
+    headers: Dict[str, str] = {}
+    for name, values in request.requestHeaders.getAllRawHeaders():
+        value = values[0] if len(values) == 1 else b",".join(values)
+        if _BAD_VALUE.search(value) or not _TOKEN.match(name):
+            return None
+        # (twisted.web strips a value's spaces; Autobahn strips only SP, HTAB)
+        headers[name.decode("ascii").lower()] = value.decode("iso-8859-1").strip(" \t")
+    return headers
