@@ -15,6 +15,7 @@ from typing import Any, List, Tuple
 import autobahn
 import twisted
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
+from autobahn.websocket import protocol as autobahn_protocol
 from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
 from autobahn.websocket.xormasker import XorMaskerNull
 from twisted.internet import tcp
@@ -107,6 +108,13 @@ class Plain(WebSocketServerProtocol):
 
     def onMessage(self, payload: bytes, isBinary: bool) -> None:
         self.messages.append(payload)
+
+
+def _accept_deflate(offers: Any) -> Any:
+    for offer in offers:
+        if isinstance(offer, PerMessageDeflateOffer):
+            return PerMessageDeflateOfferAccept(offer)
+    return None
 
 
 def open_protocol(protocol: Any, extra_headers: bytes = b"", **options: Any) -> StringTransport:
@@ -248,6 +256,61 @@ class AutobahnSendingTests(unittest.SynchronousTestCase):
         # RSV1 set: the frame went through Autobahn's compression
         self.assertEqual(frame[0], 0xC1, _autobahn("_perMessageCompress"))
         self.assertLess(len(frame), 100)
+
+
+class AutobahnOpeningTests(unittest.SynchronousTestCase):
+    """
+    With C{CONFIG_ATTRS} emptied the factory's options still reach each
+    connection, with no C{pformat}; a handshake opened on parsed headers
+    leaves the state Autobahn's own parser leaves (C{_wskey},
+    C{websocket_extensions} from C{_parseExtensionsHeader}, ...).
+    """
+
+    def test_options_copied_without_formatting(self) -> None:
+        formatted: List[Any] = []
+        self.patch(autobahn_protocol, "pformat", lambda value: formatted.append(value) or "")
+        protocol = Recorder()
+        open_protocol(protocol, maxFramePayloadSize=1234, autoPingInterval=7, versions=[13])
+        factory = protocol.factory
+        for name in WebSocketServerProtocol.CONFIG_ATTRS:
+            expected = 0 if name == "openHandshakeTimeout" else getattr(factory, name)
+            self.assertEqual(getattr(protocol, name), expected, _autobahn(f"CONFIG_ATTRS: {name}"))
+        self.assertEqual((protocol.maxFramePayloadSize, protocol.autoPingInterval), (1234, 7))
+        self.assertEqual(formatted, [[]], _autobahn("_connectionMade: pformat(CONFIG_ATTRS)"))
+        self.assertIsNone(protocol.openHandshakeTimeoutCall, _autobahn("openHandshakeTimeout"))
+
+    def test_parsed_handshake_leaves_autobahn_state(self) -> None:
+        offer = "permessage-deflate; client_max_window_bits"
+        extra = f"Origin: http://o.example\r\nSec-WebSocket-Extensions: {offer}\r\n"
+        parsed, ours = Recorder(), Recorder()
+        open_protocol(parsed, extra.encode(), perMessageCompressionAccept=_accept_deflate)
+        ours.factory = parsed.factory
+        wire = StringTransport()
+        ours.makeConnection(wire)
+        head = (_HANDSHAKE + extra.encode()).decode().split("\r\n")
+        fields = dict(line.split(": ", 1) for line in head[1:] if line)
+        headers = {name.lower(): value for name, value in fields.items()}
+        self.assertTrue(ours.open_on_parsed_handshake("/ws", headers))
+        self.assertIn(b"permessage-deflate", wire.value())
+        skipped = {"http_request_data", "trafficStats", "_perMessageCompress", "websocket_extensions_in_use"}
+        state = {k: v for k, v in vars(parsed).items() if k not in skipped}
+        for name, value in state.items():
+            if not hasattr(value, "addCallback") and name not in {"factory", "transport", "utf8validator"}:
+                self.assertEqual(getattr(ours, name, None), value, _autobahn(f"processHandshake: {name}"))
+        self.assertEqual(set(state) - set(vars(ours)), set(), _autobahn("processHandshake"))
+        self.assertIsNotNone(ours._perMessageCompress, _autobahn("succeedHandshake"))
+
+    def test_origin_helpers(self) -> None:
+        self.assertEqual(
+            _internals._url_to_origin("http://a.example"), ("http", "a.example", 80), _autobahn("_url_to_origin")
+        )
+        with self.assertRaises(ValueError, msg=_autobahn("_url_to_origin")):
+            _internals._url_to_origin("http://")
+        factory = WebSocketServerFactory()
+        self.assertTrue(
+            _internals._is_same_origin(("http", "a", 80), "http", None, factory.allowedOriginsPatterns),
+            _autobahn("_is_same_origin"),
+        )
 
 
 class AutobahnClosingTests(unittest.SynchronousTestCase):

@@ -94,8 +94,8 @@ def _handshake_headers(request: IRequest) -> Optional[Dict[str, str]]:
     (lower-case names, repeated ones joined): C{None} when it would refuse
     them, or the request is not one Autobahn takes as it is.
     """
-    version = request.clientproto  # type: ignore[attr-defined]
-    if version != b"HTTP/1.1" or _BAD_TARGET.search(request.uri):
+    # (Autobahn was always given the request as HTTP/1.1)
+    if _BAD_TARGET.search(request.uri):
         return None
     headers: Dict[str, str] = {}
     for name, values in request.requestHeaders.getAllRawHeaders():
