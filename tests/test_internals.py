@@ -302,13 +302,13 @@ class AutobahnOpeningTests(unittest.SynchronousTestCase):
 
     def test_origin_helpers(self) -> None:
         self.assertEqual(
-            _internals._url_to_origin("http://a.example"), ("http", "a.example", 80), _autobahn("_url_to_origin")
+            _internals.url_to_origin("http://a.example"), ("http", "a.example", 80), _autobahn("_url_to_origin")
         )
         with self.assertRaises(ValueError, msg=_autobahn("_url_to_origin")):
-            _internals._url_to_origin("http://")
+            _internals.url_to_origin("http://")
         factory = WebSocketServerFactory()
         self.assertTrue(
-            _internals._is_same_origin(("http", "a", 80), "http", None, factory.allowedOriginsPatterns),
+            _internals.is_same_origin(("http", "a", 80), "http", None, factory.allowedOriginsPatterns),
             _autobahn("_is_same_origin"),
         )
 

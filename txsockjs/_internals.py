@@ -12,7 +12,8 @@ upgrade that moves one must fail C{tests/test_internals.py} loudly (the
 canary tests there name the internal and the installed version) rather than
 corrupt frames; the supported versions are pinned in C{pyproject.toml}.
 
-Autobahn, all used by L{AutobahnServerProtocol} and nowhere else:
+Autobahn, all used by L{AutobahnServerProtocol} (in
+L{txsockjs._autobahn}) and nowhere else:
   - C{applyMask=False} makes Autobahn unmask nothing (its C{XorMaskerNull});
     L{AutobahnServerProtocol.onFrameBegin} then sets C{current_frame_masker}
     to an L{Unmasker} built from C{current_frame.mask}. Autobahn builds a
@@ -77,24 +78,31 @@ Twisted:
 
 from __future__ import annotations
 
-import re
-import struct
 import sys
-from typing import Any, Callable, Dict, List, Optional, Sequence
-from urllib.parse import parse_qs
+from typing import Any, Callable, Dict, Optional
 
-from autobahn.twisted.websocket import WebSocketServerProtocol
-from autobahn.websocket import protocol as _autobahn_protocol
 from twisted.internet.interfaces import IProtocol, IPushProducer, ITransport
 from twisted.protocols.policies import ProtocolWrapper
 from twisted.web.http import HTTPChannel
 from zope.interface import implementer
+
+# (the Autobahn internals are used in there, behind named hooks)
+from ._autobahn import (
+    FAST_PROTOCOL_OPTIONS,
+    AutobahnServerProtocol,
+    Unmasker,
+    is_same_origin,
+    text_frame_header,
+    url_to_origin,
+)
 
 __all__ = [
     "FAST_PROTOCOL_OPTIONS",
     "AutobahnServerProtocol",
     "Unmasker",
     "text_frame_header",
+    "url_to_origin",
+    "is_same_origin",
     "divert_channel_reads",
     "swap_protocol",
     "release_network_producer",
@@ -105,226 +113,6 @@ __all__ = [
     "channel_waiting_for_transport",
     "server_endpoint_parser",
 ]
-
-# -- Autobahn ---------------------------------------------------------------
-
-#: The protocol options of the default websocket factory. SockJS decodes
-#: every message as UTF-8 itself (and closes the connection when that
-#: fails), so Autobahn's own pass is work done twice; C{applyMask=False}
-#: leaves unmasking to L{Unmasker}.
-FAST_PROTOCOL_OPTIONS: Dict[str, Any] = {"utf8validateIncoming": False, "applyMask": False}
-
-
-class Unmasker:
-    """
-    Removes a client frame's mask: the payload XORed with the 4-byte key
-    repeated, done as one big-integer XOR (C speed, no per-frame setup).
-    Stands where Autobahn expects its masker (C{pointer}, C{reset},
-    C{process}).
-    """
-
-    __slots__ = ("_key", "_ptr")
-
-    def __init__(self, key: bytes) -> None:
-        self._key = key
-        self._ptr = 0
-
-    def pointer(self) -> int:
-        return self._ptr
-
-    def reset(self) -> None:
-        self._ptr = 0
-
-    def process(self, data: bytes) -> bytes:
-        n = len(data)
-        if not n:
-            return data
-        shift = self._ptr & 3
-        key = self._key[shift:] + self._key[:shift]
-        pad = (key * ((n >> 2) + 1))[:n]
-        self._ptr += n
-        return (int.from_bytes(data, "little") ^ int.from_bytes(pad, "little")).to_bytes(
-            n, "little"
-        )
-
-
-_SMALL_TEXT_HEADERS = [bytes((0x81, n)) for n in range(126)]
-
-
-def text_frame_header(length: int) -> bytes:
-    """
-    The header of an unmasked, final websocket text frame of C{length} bytes.
-    """
-    if length < 126:
-        return _SMALL_TEXT_HEADERS[length]
-    if length < 65536:
-        return struct.pack("!BBH", 0x81, 126, length)
-    return struct.pack("!BBQ", 0x81, 127, length)
-
-
-#: the protocol options Autobahn copies from its factory to each connection
-_OPTION_NAMES = tuple(WebSocketServerProtocol.CONFIG_ATTRS)
-
-#: a C{Sec-WebSocket-Key} as Autobahn takes it: 16 bytes in base64
-_WEBSOCKET_KEY = re.compile(r"[A-Za-z0-9+/]{22}==\Z")
-
-_url_to_origin: Callable[[str], Any] = _autobahn_protocol._url_to_origin
-_is_same_origin: Callable[..., bool] = _autobahn_protocol._is_same_origin
-
-
-class AutobahnServerProtocol(WebSocketServerProtocol):
-    """
-    Autobahn's server protocol with every Autobahn internal txsockjs uses
-    behind named hooks: the transports subclass it and touch none.
-
-    Subclasses implement L{message_too_big} and may implement
-    L{end_connection}.
-    """
-
-    # protocol options, set on the instance by the factory
-    applyMask: bool
-    autoFragmentSize: int
-    versions: Sequence[int]
-    maxConnections: int
-    trustXForwardedFor: int
-    allowedOriginsPatterns: Sequence[Any]
-
-    #: (Autobahn's own copy of the options formats them for a debug log)
-    CONFIG_ATTRS: List[str] = []
-    #: the handshake is answered in the call that makes the connection
-    openHandshakeTimeout = 0
-
-    def connectionMade(self) -> None:
-        factory = self.factory
-        for name in _OPTION_NAMES:
-            if not hasattr(self, name):  # (as Autobahn: set on the protocol wins)
-                setattr(self, name, getattr(factory, name))
-        WebSocketServerProtocol.connectionMade(self)
-
-    def open_on_parsed_handshake(self, uri: str, headers: Dict[str, str]) -> bool:
-        """
-        Open the connection on an RFC 6455 opening handshake (a C{GET} in
-        HTTP/1.1, upgrade headers checked) that twisted.web already parsed,
-        as Autobahn would: C{headers} maps lower-case names to values, as
-        Autobahn's parser gives them. Autobahn's C{succeedHandshake} writes
-        the answer and negotiates permessage-deflate.
-
-        @return: C{False}, with nothing done, for a handshake Autobahn may
-            refuse or treat specially (another version, subprotocols, a
-            bad key or origin, options such as C{maxConnections}): it is
-            then Autobahn's own to parse.
-        """
-        if (
-            self.state != WebSocketServerProtocol.STATE_CONNECTING
-            or headers.get("sec-websocket-version") != "13"
-            or 13 not in self.versions
-            or "sec-websocket-protocol" in headers
-            or self.maxConnections > 0
-            or self.trustXForwardedFor
-        ):
-            return False
-        key = headers.get("sec-websocket-key", "").strip()
-        host = headers.get("host")
-        if host is None or _WEBSOCKET_KEY.match(key) is None:
-            return False
-        host = host.strip()
-        factory = self.factory
-        if ":" in host and not host.endswith("]"):
-            name, port = host.rsplit(":", 1)
-            if factory.externalPort or not port.strip().isdecimal():
-                return False
-            host = name
-        origin = headers.get("origin")
-        if origin is None:
-            origin = ""
-        else:
-            origin = origin.strip()
-            try:
-                origin_tuple = _url_to_origin(origin)
-            except ValueError:
-                return False
-            if not (origin_tuple == "null" and factory.allowNullOrigin) and not _is_same_origin(
-                origin_tuple,
-                "https" if factory.isSecure else "http",
-                factory.externalPort or factory.port,
-                self.allowedOriginsPatterns,
-            ):
-                return False
-        extensions = headers.get("sec-websocket-extensions")
-        path, _, query = uri.partition("?")
-        self.http_status_line = "GET " + uri + " HTTP/1.1"
-        self.http_headers = headers
-        self.http_request_uri = uri
-        self.http_request_path = path
-        self.http_request_params = parse_qs(query) if query else {}
-        self.http_request_host = host
-        self.websocket_version = 13
-        self.websocket_protocols = []
-        self.websocket_origin = origin
-        self.websocket_extensions = (
-            [] if extensions is None else self._parseExtensionsHeader(extensions)  # type: ignore[no-untyped-call]
-        )
-        self._wskey = key
-        self.succeedHandshake(None)
-        return True
-
-    def onFrameBegin(self) -> None:
-        frame = self.current_frame
-        if frame.mask is not None and not self.applyMask:
-            # (annotated str by Autobahn: it is the frame's 4 mask bytes)
-            self.current_frame_masker = Unmasker(frame.mask)  # type: ignore[arg-type]
-        WebSocketServerProtocol.onFrameBegin(self)
-
-    def onMessageEnd(self) -> None:
-        if not self.failedByMe:
-            data = self.message_data
-            payload = data[0] if len(data) == 1 else b"".join(data)
-            self.onMessage(payload, self.message_is_binary)
-        self.message_data = None  # type: ignore[assignment]
-
-    def _max_message_size_exceeded(self, size: int, limit: int, reason: str) -> None:
-        self.failedByMe = True  # the rest of the message is discarded
-        self.message_data = None  # type: ignore[assignment]
-        self.message_too_big()
-
-    def message_too_big(self) -> None:
-        """
-        An incoming message or frame went over C{maxMessagePayloadSize} or
-        C{maxFramePayloadSize}; the rest of it is discarded.
-        """
-        raise NotImplementedError()
-
-    def _closeConnection(self, abort: bool = False) -> None:
-        if abort or not self.end_connection():
-            WebSocketServerProtocol._closeConnection(self, abort)
-
-    def end_connection(self) -> bool:
-        """
-        Autobahn ends the TCP connection (not an abort): C{True} when this
-        was done here, C{False} to let Autobahn close it.
-        """
-        return False
-
-    def write_text_frame(self, frame: bytes) -> None:
-        """
-        Send C{frame} as one text message of an open connection: straight to
-        the transport when nothing Autobahn keeps (compression, a send
-        queue, fragmentation) is involved.
-        """
-        if self.state != WebSocketServerProtocol.STATE_OPEN:
-            return
-        if self._perMessageCompress is None and not self.send_queue and not self.autoFragmentSize:
-            # (open: the transport is there)
-            self.transport.write(text_frame_header(len(frame)) + frame)  # type: ignore[union-attr]
-        else:
-            self.sendMessage(frame, False)  # type: ignore[no-untyped-call]
-
-    def send_close_frame(self, code: int, reason: bytes) -> None:
-        """
-        Send a close frame with any C{code}, the closing handshake begins.
-        """
-        self.sendCloseFrame(code, reason, isReply=False)
-
 
 # -- Twisted ----------------------------------------------------------------
 
