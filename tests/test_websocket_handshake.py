@@ -215,6 +215,7 @@ class HandshakeEquivalenceTests(unittest.SynchronousTestCase):
             _request(X_Odd="a\x01b"),
             _request(X_Odd="a\x7fb"),
             _request("/000/abc/websocket#fragment"),
+            _request(**{"Bad Name": "x"}),
         ]
         for request in refused:
             # (a bad permessage-deflate offer is refused by Autobahn's own
