@@ -228,8 +228,13 @@ class HandshakeEquivalenceTests(unittest.SynchronousTestCase):
         self.assertSameAnswer(_request(version=b"HTTP/1.0"), opens=True)
 
     def test_left_to_autobahn(self) -> None:
-        # Autobahn takes these: a subprotocol (none chosen), hybi-8
-        for request in (_request(Sec_WebSocket_Protocol="chat"), _request(Sec_WebSocket_Version="8")):
+        # Autobahn takes these: a subprotocol (none chosen), hybi-8, a path
+        # its URL parser reads its own way
+        for request in (
+            _request(Sec_WebSocket_Protocol="chat"),
+            _request(Sec_WebSocket_Version="8"),
+            _request("/000/abc/websocket?a=1;b=2"),
+        ):
             answer = self.assertSameAnswer(request, opens=False)
             self.assertIn(b" 101 ", answer[:13])
 

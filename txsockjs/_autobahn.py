@@ -124,7 +124,9 @@ class AutobahnServerProtocol(WebSocketServerProtocol):
         HTTP/1.1, upgrade headers checked) that twisted.web already parsed,
         as Autobahn would: C{headers} maps lower-case names to values, as
         Autobahn's parser gives them. Autobahn's C{succeedHandshake} writes
-        the answer and negotiates permessage-deflate.
+        the answer and negotiates permessage-deflate. Not done here: the
+        C{onConnect} call (the SockJS protocols accept every handshake that
+        reaches them) and C{http_request_data} (the raw request).
 
         @return: C{False}, with nothing done, for a handshake Autobahn may
             refuse or treat specially (another version, subprotocols, a
@@ -133,6 +135,8 @@ class AutobahnServerProtocol(WebSocketServerProtocol):
         """
         if (
             self.state != WebSocketServerProtocol.STATE_CONNECTING
+            or uri[:1] != "/"
+            or ";" in uri
             or headers.get("sec-websocket-version") != "13"
             or 13 not in self.versions
             or "sec-websocket-protocol" in headers
