@@ -24,15 +24,24 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import treq
 from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol
 from twisted.internet import defer, reactor, task, tcp
+from twisted.internet.address import IPv4Address
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
-from twisted.internet.protocol import Protocol
+from twisted.internet.protocol import Factory, Protocol
 from twisted.web.client import HTTPConnectionPool
+from twisted.web.http_headers import Headers
 from twisted.web.server import Site
+from zope.interface import implementer
 
-from txsockjs import Options
+from txsockjs import IReceiver, Options
+from txsockjs.session import RequestInfo, Session
+from txsockjs._testing_http import dechunk
 from txsockjs.testing import Exchange, SockJSTestServer
 
 __all__ = [
+    "echo_factory",
+    "request_info",
+    "Receiver",
+    "Recorder",
     "MemoryServerMixin",
     "MemoryClient",
     "CountingWSClient",
@@ -46,7 +55,6 @@ __all__ = [
     "TrackingClock",
     "RawClient",
     "Response",
-    "dechunk",
     "ServerMixin",
     "sleep",
     "new_id",
@@ -123,28 +131,6 @@ class TrackingClock:
 
 class Incomplete(Exception):
     pass
-
-
-def dechunk(raw: bytes) -> Tuple[bytes, bool, List[bytes]]:
-    """
-    Decode as much of a chunked body as arrived: the body so far, whether the
-    last chunk came, and the chunks themselves.
-    """
-    chunks: List[bytes] = []
-    pos = 0
-    while True:
-        end = raw.find(b"\r\n", pos)
-        if end < 0:
-            return b"".join(chunks), False, chunks
-        size = int(raw[pos:end].split(b";")[0], 16)
-        if size == 0:
-            return b"".join(chunks), True, chunks
-        start = end + 2
-        if len(raw) < start + size + 2:
-            return b"".join(chunks), False, chunks
-        chunks.append(raw[start : start + size])
-        assert raw[start + size : start + size + 2] == b"\r\n", "bad chunk trailer"
-        pos = start + size + 2
 
 
 class Response:
@@ -596,6 +582,82 @@ def bounded(d: defer.Deferred) -> defer.Deferred:
     waiter: defer.Deferred = defer.Deferred()
     d.addBoth(lambda result: (waiter.called or waiter.callback(result), result)[1])
     return waiter.addTimeout(WAIT, reactor)
+
+
+# -- a handler for twistd sockjs --handler (a dotted name) ----------------------
+
+
+class _Echo(Protocol):
+    def dataReceived(self, data: bytes) -> None:
+        self.transport.write(data)
+
+
+#: C{--handler=tests._helpers.echo_factory}
+echo_factory = Factory.forProtocol(_Echo)
+
+
+# -- sessions without HTTP ------------------------------------------------------
+
+
+def request_info() -> RequestInfo:
+    """
+    The request a session is opened by, as the session tests need one.
+    """
+    return RequestInfo(
+        method=b"POST",
+        uri=b"/echo/0/s/xhr",
+        path=b"/echo/0/s/xhr",
+        headers=Headers(),
+        peer=IPv4Address("TCP", "127.0.0.1", 40000),
+        host=IPv4Address("TCP", "127.0.0.1", 8080),
+        cookies={},
+        is_secure=False,
+    )
+
+
+@implementer(IReceiver)
+class Receiver:
+    """
+    A receiver as the HTTP transports behave: a poll takes one frame and
+    detaches, a stream takes frames until closed.
+    """
+
+    def __init__(self, session: Session, polling: bool = False) -> None:
+        self.session = session
+        self.polling = polling
+        self.frames: List[bytes] = []
+        self.closed = False
+
+    def send_frame(self, frame: bytes) -> None:
+        assert not self.closed, "frame after close"
+        self.frames.append(frame)
+        if self.polling:
+            self.closed = True
+            self.session.detach(self)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.session.detach(self)
+
+    def heartbeat(self) -> None:
+        self.send_frame(b"h")
+
+
+class Recorder(Protocol):
+    def __init__(self) -> None:
+        self.received: List[bytes] = []
+        self.made = 0
+        self.lost: list = []
+
+    def connectionMade(self) -> None:
+        self.made += 1
+
+    def dataReceived(self, data: bytes) -> None:
+        self.received.append(data)
+
+    def connectionLost(self, reason=None) -> None:
+        self.lost.append(reason)
 
 
 # -- in memory -------------------------------------------------------------------

@@ -161,7 +161,7 @@ class RealRedisBusTests(unittest.TestCase):
         from txsockjs.rooms import Rooms
         from txsockjs.session import Session, SessionHub
 
-        from .test_session import Receiver, Recorder, _info
+        from ._helpers import Receiver, Recorder, request_info
 
         a, b = self.buses
         hub = SessionHub(Clock(), heartbeat_delay=25.0, disconnect_delay=5.0)
@@ -169,7 +169,7 @@ class RealRedisBusTests(unittest.TestCase):
             here, there = Rooms(a, f"ns{k}"), Rooms(b, f"ns{k}")
             yield defer.gatherResults([here.when_ready(), there.when_ready()])
             self.assertTrue(a.ready and b.ready)
-            session = Session(f"s{k}", Recorder(), hub, _info(), "xhr_polling")
+            session = Session(f"s{k}", Recorder(), hub, request_info(), "xhr_polling")
             receiver = Receiver(session)
             session.attach(receiver)
             joined = here.join("all", session)
