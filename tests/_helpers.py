@@ -10,7 +10,9 @@ never from each other).
   needs the wire (HTTP/1.0 and chunking on a socket, the websocket takeover
   of a TCP connection, hixie-76).
 - websocket and treq clients over real ports (L{connect_ws},
-  L{HTTPClientMixin}) and L{wait_until}, for the service and endpoint tests.
+  L{HTTPClientMixin}), and waits on events (L{sockets_closed},
+  L{fired_when}, L{bounded}), for the service and endpoint tests: nothing
+  here waits on the wall clock, every wait is for an event and bounded.
 """
 
 from __future__ import annotations
@@ -49,14 +51,15 @@ __all__ = [
     "SHUTDOWN_FRAME",
     "WSClient",
     "connect_ws",
-    "wait_until",
+    "sockets_closed",
+    "socket_closed",
+    "fired_when",
     "HTTPClientMixin",
     "make_root",
     "TrackingClock",
     "RawClient",
     "Response",
     "ServerMixin",
-    "sleep",
     "new_id",
     "WAIT",
 ]
@@ -92,32 +95,56 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
-def sleep(seconds: float) -> defer.Deferred:
-    d: defer.Deferred = defer.Deferred()
-    reactor.callLater(seconds, d.callback, None)
-    return d
-
-
 class TrackingClock:
     """
-    The reactor's time, with every delayed call remembered, so that the
-    timers sessions still hold when a test ends (disconnect timers,
-    heartbeats) can be cancelled as a server shutdown would.
+    The reactor, with every delayed call remembered, so that the timers
+    sessions still hold when a test ends (disconnect timers, heartbeats)
+    can be cancelled as a server shutdown would, rather than waited out.
+    Everything else (C{listenTCP}, ...) is the reactor's, so that it also
+    serves as the C{reactor} of an endpoint description.
     """
 
     def __init__(self, real: Any = reactor) -> None:
         self._real = real
         self._calls: List[Any] = []
+        self._settled: List[defer.Deferred] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
 
     def seconds(self) -> float:
         return self._real.seconds()
 
     def callLater(self, delay: float, f: Callable, *args: Any, **kw: Any) -> Any:
-        call = self._real.callLater(delay, f, *args, **kw)
+        def run() -> Any:
+            try:
+                return f(*args, **kw)
+            finally:
+                self._check_settled()
+
+        call = self._real.callLater(delay, run)
         if len(self._calls) > 256:
             self._calls = [c for c in self._calls if c.active()]
         self._calls.append(call)
         return call
+
+    def settled(self) -> defer.Deferred:
+        """
+        Fires (bounded) once no timer due by now is left to run: what the
+        server scheduled at once (a batched flush, ...) has run.
+        """
+        d: defer.Deferred = defer.Deferred()
+        self._settled.append(d)
+        self._check_settled()
+        return bounded(d)
+
+    def _check_settled(self) -> None:
+        now = self._real.seconds()
+        if any(c.active() and c.getTime() <= now for c in self._calls):
+            return
+        waiting, self._settled = self._settled, []
+        for d in waiting:
+            d.callback(None)
 
     def getDelayedCalls(self) -> List[Any]:
         return [c for c in self._calls if c.active()]
@@ -283,14 +310,6 @@ class RawClient(Protocol):
             self.transport.abortConnection()
 
 
-def _open_sockets() -> list:
-    return [
-        s
-        for s in list(reactor.getReaders()) + list(reactor.getWriters())
-        if isinstance(s, (tcp.Server, tcp.Client))
-    ]
-
-
 class ServerMixin:
     """
     setUp/cleanup for a trial TestCase: the test endpoints on 127.0.0.1, a
@@ -320,13 +339,7 @@ class ServerMixin:
         yield self.port.stopListening()
         yield self.pool.closeCachedConnections()
         # every socket of this test (ours, and the server's side) must go
-        deadline = reactor.seconds() + WAIT
-        while _open_sockets() and reactor.seconds() < deadline:
-            yield sleep(0.01)
-        for sock in _open_sockets():
-            sock.abortConnection()
-        while _open_sockets() and reactor.seconds() < deadline + 1:
-            yield sleep(0.01)
+        yield sockets_closed()
         # what the sessions still hold, as a server shutdown would
         self.clock.cancel_all()
 
@@ -412,24 +425,72 @@ class ServerMixin:
 # -- real ports: websocket and treq clients --------------------------------------
 
 
-def wait_until(
-    predicate: Callable[[], bool], timeout: float = 5.0, interval: float = 0.02
-) -> defer.Deferred:
-    """
-    Fires with C{True} once C{predicate()} holds, or C{False} after
-    C{timeout} seconds.
-    """
+def _open_sockets() -> list:
+    return [
+        s
+        for s in list(reactor.getReaders()) + list(reactor.getWriters())
+        if isinstance(s, (tcp.Server, tcp.Client))
+    ]
 
-    @defer.inlineCallbacks
-    def poll():
-        deadline = reactor.seconds() + timeout
-        while not predicate():
-            if reactor.seconds() >= deadline:
-                return False
-            yield task.deferLater(reactor, interval, lambda: None)
-        return True
 
-    return poll()
+def socket_closed(sock: Any) -> defer.Deferred:
+    """
+    Fires once the TCP socket C{sock} (a C{tcp.Server} or C{tcp.Client},
+    whatever protocol it carries now) has closed.
+    """
+    if getattr(sock, "disconnected", False):
+        return defer.succeed(None)
+    waiters = sock.__dict__.get("_test_lost_waiters")
+    if waiters is None:
+        waiters = sock._test_lost_waiters = []
+        original = sock.connectionLost
+
+        def connectionLost(reason: Any) -> None:
+            try:
+                original(reason)
+            finally:
+                for d in sock._test_lost_waiters:
+                    d.callback(None)
+                sock._test_lost_waiters = []
+
+        sock.connectionLost = connectionLost
+    d: defer.Deferred = defer.Deferred()
+    waiters.append(d)
+    return d
+
+
+@defer.inlineCallbacks
+def sockets_closed(sockets: Optional[List[Any]] = None, timeout: float = WAIT) -> Any:
+    """
+    Fires once every TCP socket of C{sockets} (every one the reactor has
+    open, by default) has closed; those still open after C{timeout}
+    seconds are aborted and waited for a second more.
+    """
+    sockets = _open_sockets() if sockets is None else list(sockets)
+    waits = defer.DeferredList([socket_closed(sock) for sock in sockets])
+    try:
+        yield bounded(waits, timeout)
+    except defer.TimeoutError:
+        left = [sock for sock in sockets if not getattr(sock, "disconnected", False)]
+        for sock in left:
+            sock.abortConnection()
+        yield bounded(defer.DeferredList([socket_closed(sock) for sock in left]), 1.0)
+
+
+def fired_when(predicate: Callable[[], bool]) -> Tuple[defer.Deferred, Callable[[], None]]:
+    """
+    A Deferred that fires once C{predicate()} holds, and the function to
+    call whenever what it looks at may have changed (from the event that
+    changes it: a protocol's C{dataReceived}, C{connectionLost}, ...).
+    """
+    d: defer.Deferred = defer.Deferred()
+
+    def check() -> None:
+        if not d.called and predicate():
+            d.callback(None)
+
+    check()
+    return d, check
 
 
 class WSClient(WebSocketClientProtocol):
@@ -501,10 +562,19 @@ class HTTPClientMixin:
         """
         response = yield self.post(url)
         chunks: List[bytes] = []
-        done = treq.collect(response, chunks.append)
-        got_open = yield wait_until(lambda: b"\no\n" in b"".join(chunks))
-        if not got_open:
-            raise AssertionError(f"no open frame in {b''.join(chunks)[-100:]!r}")
+        opened, check = fired_when(lambda: b"\no\n" in b"".join(chunks))
+
+        def received(data: bytes) -> None:
+            chunks.append(data)
+            check()
+
+        def ended(result: Any) -> Any:
+            if not opened.called:
+                opened.errback(AssertionError(f"no open frame in {b''.join(chunks)[-100:]!r}"))
+            return result
+
+        done = treq.collect(response, received).addBoth(ended)
+        yield bounded(opened)
         return chunks, done
 
 
@@ -577,11 +647,14 @@ class CountingWSClient(WebSocketClientProtocol):
             self.transport.abortConnection()
 
 
-def bounded(d: defer.Deferred) -> defer.Deferred:
-    # a bounded wait on a Deferred other code also waits on
+def bounded(d: defer.Deferred, timeout: float = WAIT) -> defer.Deferred:
+    """
+    A wait of at most C{timeout} seconds on C{d}, which other code may
+    also wait on (C{d} itself is not cancelled).
+    """
     waiter: defer.Deferred = defer.Deferred()
     d.addBoth(lambda result: (waiter.called or waiter.callback(result), result)[1])
-    return waiter.addTimeout(WAIT, reactor)
+    return waiter.addTimeout(timeout, reactor)
 
 
 # -- a handler for twistd sockjs --handler (a dotted name) ----------------------

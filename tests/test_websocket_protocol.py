@@ -19,7 +19,7 @@ from twisted.trial import unittest
 
 from txsockjs import Options
 
-from ._helpers import WAIT, CountingWSClient as WSClient, Response, ServerMixin, new_id, sleep
+from ._helpers import WAIT, CountingWSClient as WSClient, Response, ServerMixin, new_id, sockets_closed
 from ._helpers import bounded as _bounded
 
 GO_AWAY = 'c[3000,"Go away!"]'
@@ -423,11 +423,10 @@ class LeakTests(_Base):
         hixie.send(b"aaaaaaaa")
         yield hixie.wait(lambda c: c.data.endswith(b"\x00o\xff"))
         hixie.abort()
-        for _ in range(300):
-            left = len(echo.websocket_sessions) + len(self.resource("close").websocket_sessions)
-            if left == 0 and not self.clock.getDelayedCalls():
-                break
-            yield sleep(0.01)
+        # every connection gone, the server's side too, and what it
+        # scheduled at once has run
+        yield sockets_closed()
+        yield self.clock.settled()
         self.assertEqual(len(echo.websocket_sessions), 0)
         self.assertEqual(len(self.resource("close").websocket_sessions), 0)
         self.assertEqual(self.clock.getDelayedCalls(), [])
