@@ -438,7 +438,9 @@ def socket_closed(sock: Any) -> defer.Deferred:
     Fires once the TCP socket C{sock} (a C{tcp.Server} or C{tcp.Client},
     whatever protocol it carries now) has closed.
     """
-    if getattr(sock, "disconnected", False):
+    if getattr(sock, "disconnected", False) or getattr(sock, "_aborting", False):
+        # gone, or aborted: out of the reactor already, its connectionLost
+        # scheduled with the method it had (call this before aborting)
         return defer.succeed(None)
     waiters = sock.__dict__.get("_test_lost_waiters")
     if waiters is None:
@@ -460,14 +462,20 @@ def socket_closed(sock: Any) -> defer.Deferred:
 
 
 @defer.inlineCallbacks
-def sockets_closed(sockets: Optional[List[Any]] = None, timeout: float = WAIT) -> Any:
+def sockets_closed(
+    sockets: Optional[List[Any]] = None, abort: bool = False, timeout: float = WAIT
+) -> Any:
     """
     Fires once every TCP socket of C{sockets} (every one the reactor has
-    open, by default) has closed; those still open after C{timeout}
-    seconds are aborted and waited for a second more.
+    open, by default) has closed, after aborting them with C{abort}; those
+    still open after C{timeout} seconds are aborted and waited for a second
+    more.
     """
     sockets = _open_sockets() if sockets is None else list(sockets)
     waits = defer.DeferredList([socket_closed(sock) for sock in sockets])
+    if abort:
+        for sock in sockets:
+            sock.abortConnection()
     try:
         yield bounded(waits, timeout)
     except defer.TimeoutError:
