@@ -52,8 +52,10 @@ __all__ = [
     "WSClient",
     "connect_ws",
     "sockets_closed",
+    "open_sockets",
     "socket_closed",
     "fired_when",
+    "Arrivals",
     "HTTPClientMixin",
     "make_root",
     "TrackingClock",
@@ -425,7 +427,7 @@ class ServerMixin:
 # -- real ports: websocket and treq clients --------------------------------------
 
 
-def _open_sockets() -> list:
+def open_sockets() -> list:
     return [
         s
         for s in list(reactor.getReaders()) + list(reactor.getWriters())
@@ -471,7 +473,7 @@ def sockets_closed(
     still open after C{timeout} seconds are aborted and waited for a second
     more.
     """
-    sockets = _open_sockets() if sockets is None else list(sockets)
+    sockets = open_sockets() if sockets is None else list(sockets)
     waits = defer.DeferredList([socket_closed(sock) for sock in sockets])
     if abort:
         for sock in sockets:
@@ -483,6 +485,36 @@ def sockets_closed(
         for sock in left:
             sock.abortConnection()
         yield bounded(defer.DeferredList([socket_closed(sock) for sock in left]), 1.0)
+
+
+class Arrivals(list):
+    """
+    A list that things arrive in (a subscriber's callback, a receiver's
+    frames), with a bounded wait for a condition on what arrived.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._waiting: List[Tuple[Callable[[List[Any]], Any], defer.Deferred]] = []
+
+    def append(self, item: Any) -> None:
+        super().append(item)
+        waiting, self._waiting = self._waiting, []
+        for predicate, d in waiting:
+            if predicate(self):
+                d.callback(self)
+            else:
+                self._waiting.append((predicate, d))
+
+    def until(self, predicate: Callable[[List[Any]], Any], timeout: float = WAIT) -> defer.Deferred:
+        """
+        Fires once C{predicate(arrivals)} holds, checked as each item arrives.
+        """
+        if predicate(self):
+            return defer.succeed(self)
+        d: defer.Deferred = defer.Deferred()
+        self._waiting.append((predicate, d))
+        return bounded(d, timeout)
 
 
 def fired_when(predicate: Callable[[], bool]) -> Tuple[defer.Deferred, Callable[[], None]]:
@@ -706,7 +738,7 @@ class Receiver:
     def __init__(self, session: Session, polling: bool = False) -> None:
         self.session = session
         self.polling = polling
-        self.frames: List[bytes] = []
+        self.frames: Arrivals = Arrivals()
         self.closed = False
 
     def send_frame(self, frame: bytes) -> None:
