@@ -428,11 +428,11 @@ class ServerMixin:
 
 
 def open_sockets() -> list:
-    return [
-        s
-        for s in list(reactor.getReaders()) + list(reactor.getWriters())
-        if isinstance(s, (tcp.Server, tcp.Client))
-    ]
+    """
+    The TCP sockets the reactor reads or writes now, each once.
+    """
+    every = list(reactor.getReaders()) + list(reactor.getWriters())
+    return list(dict.fromkeys(s for s in every if isinstance(s, (tcp.Server, tcp.Client))))
 
 
 def socket_closed(sock: Any) -> defer.Deferred:
