@@ -5,7 +5,8 @@
 # packages. Arguments go to pytest.
 #   bash scripts/test.sh              the whole suite (browser and Node tests included)
 #   bash scripts/test.sh -m "not e2e" the fast suite alone
-#   bash scripts/test.sh -m "e2e and not browser" / -m "e2e and browser"
+#   (a selection must not mix trial test cases with pytest functions:
+#   tests/conftest.py says how to split one that does)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -17,12 +18,14 @@ if [ "$#" -gt 0 ]; then
     # a selection of the caller's: one invocation
     exec "$PY" -m pytest tests "$@"
 fi
-# The whole suite in three invocations, each in a process of its own: the
-# fast suite, the end-to-end tests without a browser, and those that drive
-# Chromium (Playwright's sync API leaves trial tests run after it in the
-# same process unable to run).
+# The whole suite in four invocations, one kind of test in each (see
+# tests/conftest.py): the fast suite, the end-to-end trial tests (the client
+# against sockjs-node), the end-to-end pytest functions, and those that drive
+# Chromium apart from the rest (Playwright runs an asyncio loop of its own).
 status=0
-for selection in "not e2e" "e2e and not browser" "e2e and browser"; do
-    "$PY" -m pytest tests -m "$selection" || status=$((status ? status : $?))
-done
+run() { "$PY" -m pytest "$@" || status=$((status ? status : $?)); }
+run tests -m "not e2e"
+run tests -m e2e --ignore=tests/e2e
+run tests/e2e -m "not browser"
+run tests/e2e -m browser
 exit "$status"

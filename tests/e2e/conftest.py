@@ -23,9 +23,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item
     """
     Mark C{browser} the tests that drive Chromium (through one of
     L{BROWSER_FIXTURES}). Playwright's sync API runs Chromium from a greenlet
-    and an asyncio loop of its own, after which trial tests in the same
-    process no longer see their Deferreds fire: scripts/test.sh runs these
-    in a pytest invocation of their own (C{-m "e2e and browser"}).
+    and an asyncio loop of its own: scripts/test.sh runs these in a pytest
+    invocation of their own (C{pytest tests/e2e -m browser}).
     """
     for item in items:
         if BROWSER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
