@@ -18,6 +18,7 @@ never from each other).
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import sys
 import uuid
@@ -45,6 +46,7 @@ __all__ = [
     "Receiver",
     "Recorder",
     "MemoryServerMixin",
+    "SessionRequestsMixin",
     "MemoryClient",
     "CountingWSClient",
     "bounded",
@@ -422,6 +424,53 @@ class ServerMixin:
         response = yield client.wait_finished()
         client.abort()
         return response
+
+
+class SessionRequestsMixin:
+    """
+    The requests the HTTP-level tests make of a session of the test
+    endpoints, over L{ServerMixin} or L{MemoryServerMixin} alike (it uses
+    their C{http} and C{raw}).
+    """
+
+    def session(self, endpoint: str = "echo", server: str = "000") -> str:
+        """
+        The base path of a new session of C{endpoint}.
+        """
+        return f"/{endpoint}/{server}/{new_id()}"
+
+    @defer.inlineCallbacks
+    def open_xhr(self, endpoint: str = "echo") -> Any:
+        """
+        A new session opened with an xhr poll; its base path.
+        """
+        base = self.session(endpoint)
+        r = yield self.http("POST", base + "/xhr")  # type: ignore[attr-defined]
+        self.assertEqual((r.code, r.body), (200, b"o\n"))  # type: ignore[attr-defined]
+        return base
+
+    def send(self, base: str, messages: List[str], **kw: Any) -> defer.Deferred:
+        """
+        C{xhr_send} of C{messages}; fires with the response.
+        """
+        body = json.dumps(messages).encode()
+        return self.http("POST", base + "/xhr_send", body=body, **kw)  # type: ignore[attr-defined]
+
+    @defer.inlineCallbacks
+    def poll(self, base: str) -> Any:
+        """
+        One xhr poll; its body.
+        """
+        r = yield self.http("POST", base + "/xhr")  # type: ignore[attr-defined]
+        self.assertEqual(r.code, 200)  # type: ignore[attr-defined]
+        return r.body
+
+    def stream(self, path: str, method: str = "POST", **kw: Any) -> defer.Deferred:
+        """
+        A streaming request on a connection of its own, kept open; fires
+        with the raw client.
+        """
+        return self.raw(method, path, **kw)  # type: ignore[attr-defined]
 
 
 # -- real ports: websocket and treq clients --------------------------------------

@@ -11,7 +11,7 @@ import shutil
 import tempfile
 from typing import List
 
-from twisted.internet import defer, reactor, utils
+from twisted.internet import defer, utils
 from twisted.internet.address import IPv4Address
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import ConnectionDone, ConnectionLost
