@@ -105,7 +105,8 @@ def test_page_says_when_sockjs_client_cannot_load(offline_chromium: Any, chat_wi
     No local copy and no internet: the page sends the browser to the CDN,
     which fails; it says so on the page instead of "connecting..." forever.
     """
-    assert "no local copy" in chat_without_sockjs_client.log()
+    # the second line of its output: wait for it to be read
+    assert "no local copy" in chat_without_sockjs_client.wait_for("no local copy")
     context = offline_chromium.new_context()
     try:
         page = context.new_page()
