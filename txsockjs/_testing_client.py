@@ -203,7 +203,7 @@ class TestSession:
         """
         payload = json.dumps(list(messages)).encode("utf-8")
         if self._ws is not None:
-            self._ws.sendMessage(payload, False)
+            WebSocketClientProtocol.sendMessage(self._ws, payload, False)
             self._server.flush()
             return None
         if self.transport in ("jsonp", "htmlfile"):

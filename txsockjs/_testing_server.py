@@ -36,8 +36,13 @@ class _ServerTransport(FakeTransport):
     C{loseWriteConnection} does nothing.
     """
 
+    def __init__(
+        self, protocol: Protocol, host: IPv4Address, peer: IPv4Address
+    ) -> None:
+        FakeTransport.__init__(self, protocol, True, host, peer)
+
     def loseWriteConnection(self) -> None:
-        self.loseConnection()
+        FakeTransport.loseConnection(self)
 
 
 class SockJSTestServer:
@@ -235,7 +240,7 @@ class SockJSTestServer:
         server_address = IPv4Address("TCP", "127.0.0.1", 8080)
         client_address = IPv4Address("TCP", "127.0.0.1", self._port)
         channel = self.site.buildProtocol(client_address)
-        server_transport = _ServerTransport(channel, True, server_address, client_address)
+        server_transport = _ServerTransport(channel, server_address, client_address)
         client_transport = FakeTransport(client, False, client_address, server_address)
         channel.makeConnection(server_transport)
         client.makeConnection(client_transport)
