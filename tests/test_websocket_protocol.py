@@ -533,6 +533,7 @@ class Hixie76BufferingTests(unittest.SynchronousTestCase):
         from txsockjs import SockJSResource
         from txsockjs.session import RequestInfo
         from txsockjs.transports import hixie76
+        from txsockjs.transports.websocket import RawSession
 
         received = []
 
@@ -547,7 +548,13 @@ class Hixie76BufferingTests(unittest.SynchronousTestCase):
         address = IPv4Address("TCP", "127.0.0.1", 1)
         info = RequestInfo(b"GET", b"/websocket", b"/websocket", Headers(), address, address, {}, False)
         protocol = hixie76.Hixie76Protocol(
-            resource, "", info, True, Hixie76Tests.KEY1.encode(), Hixie76Tests.KEY2.encode()
+            resource._websocket,
+            "",
+            info,
+            RawSession,
+            True,
+            Hixie76Tests.KEY1.encode(),
+            Hixie76Tests.KEY2.encode(),
         )
         transport = StringTransport()
         protocol.makeConnection(transport)
