@@ -20,7 +20,8 @@ from twisted.web.http_headers import Headers
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
-from txsockjs import IReceiver, ISockJSSession, SessionNotOpen, SessionState
+from txsockjs._receiver import IReceiver
+from txsockjs import ISockJSSession, SessionNotOpen, SessionState
 from txsockjs._hub import SessionHub
 from txsockjs.session import RequestInfo, Session
 

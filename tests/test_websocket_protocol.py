@@ -538,8 +538,8 @@ class Hixie76BufferingTests(unittest.SynchronousTestCase):
 
         from txsockjs import SockJSResource
         from txsockjs.session import RequestInfo
-        from txsockjs.transports import hixie76
-        from txsockjs.transports.websocket import RawSession
+        from txsockjs._transports import hixie76
+        from txsockjs._transports.websocket import RawSession
 
         received = []
 
