@@ -35,7 +35,8 @@ from twisted.web.http_headers import Headers
 from twisted.web.server import Site
 from zope.interface import implementer
 
-from txsockjs import IReceiver, Options
+from txsockjs import Options
+from txsockjs._receiver import IReceiver
 from txsockjs.session import RequestInfo, Session
 from txsockjs._testing_http import dechunk
 from txsockjs.testing import Exchange, SockJSTestServer
@@ -709,6 +710,8 @@ class CountingWSClient(WebSocketClientProtocol):
             d.errback(AssertionError(f"closed ({code}, {reason!r}) after {self.messages!r}"))
 
     def connectionLost(self, reason: Any) -> None:
+        #: how the TCP connection ended (ConnectionDone: a FIN; ConnectionLost: a reset)
+        self.lost_reason = reason
         WebSocketClientProtocol.connectionLost(self, reason)
         if not self.ended.called:
             self.ended.callback(self.close_info)

@@ -17,7 +17,7 @@ from twisted.trial import unittest
 from twisted.web.client import HTTPConnectionPool
 
 from txsockjs import Options, SockJSSite
-from txsockjs.framing import message_frame
+from txsockjs._framing import message_frame
 from txsockjs.metrics import METRIC_NAMES, MetricsResource
 from txsockjs.testing import SockJSTestServer
 

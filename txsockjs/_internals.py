@@ -30,7 +30,9 @@ Autobahn, all used by L{AutobahnServerProtocol} and nowhere else:
   - C{_max_message_size_exceeded}: Autobahn's hook for its size limits; its
     own drops the TCP connection, SockJS wants a 1009 close and a count.
   - C{_closeConnection}: Autobahn's way to end the TCP connection; ours
-    lingers for the write timeout instead of closing at once.
+    lingers for the write timeout instead of closing at once, and does not
+    reset a connection whose closing handshake was clean (C{wasClean}), which
+    Autobahn as a server does once its close frame is answered.
   - C{sendCloseFrame}: sends any close code (C{sendClose} refuses 1007,
     1009, which an endpoint that received bad data sends).
 
@@ -183,6 +185,12 @@ class AutobahnServerProtocol(WebSocketServerProtocol):
         raise NotImplementedError()
 
     def _closeConnection(self, abort: bool = False) -> None:
+        # Autobahn, as a server, aborts (a TCP reset) once the client answered
+        # its close frame: the handshake was clean, so end gracefully as for
+        # any other clean close; an abort after a failure (wasClean false:
+        # a timeout, a protocol error) stays an abort.
+        if abort and self.wasClean:
+            abort = False
         if abort or not self.end_connection():
             WebSocketServerProtocol._closeConnection(self, abort)
 

@@ -10,13 +10,7 @@ import codecs
 from dataclasses import dataclass, field
 from typing import Any, Callable, FrozenSet, Optional, Sequence, Union
 
-__all__ = [
-    "Options",
-    "TRANSPORTS",
-    "DEFAULT_SOCKJS_URL",
-    "DEFAULT_MAX_QUEUE_SIZE",
-    "default_max_connections",
-]
+__all__ = ["Options", "TRANSPORTS", "DEFAULT_SOCKJS_URL"]
 
 #: The sockjs-client release the iframe page loads unless told otherwise.
 DEFAULT_SOCKJS_URL = "https://cdn.jsdelivr.net/npm/sockjs-client@1.6.1/dist/sockjs.min.js"
