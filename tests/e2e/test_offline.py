@@ -61,7 +61,8 @@ def test_readme_first_command_in_a_fresh_clone(offline_chromium: Any, tmp_path: 
         start_timeout=SETUP_TIMEOUT,
     )
     try:
-        assert "sockjs-client: the local npm copy" in server.log() or "local npm copy" in "".join(server.output)
+        # the line after the URL: wait for it to be read
+        assert "sockjs-client: the local npm copy" in server.wait_for("sockjs-client:")
         where = subprocess.run(
             [os.path.join(clone, ".venv", "bin", "python"), "-c", "import txsockjs; print(txsockjs.__file__)"],
             cwd=clone, env=env, capture_output=True, text=True, timeout=60, check=True,
