@@ -22,7 +22,7 @@ from twisted.trial import unittest
 from twisted.web.server import Site
 
 from txsockjs import Options, SockJSResource, _internals
-from txsockjs.transports import _upgrade
+from txsockjs._transports import _upgrade
 
 _KEY = "dGhlIHNhbXBsZSBub25jZQ=="
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"

@@ -216,6 +216,12 @@ class AutobahnServerProtocol(WebSocketServerProtocol):
         raise NotImplementedError()
 
     def _closeConnection(self, abort: bool = False) -> None:
+        # Autobahn, as a server, aborts (a TCP reset) once the client answered
+        # its close frame: the handshake was clean, so end gracefully as for
+        # any other clean close; an abort after a failure (wasClean false:
+        # a timeout, a protocol error) stays an abort.
+        if abort and self.wasClean:
+            abort = False
         if abort or not self.end_connection():
             WebSocketServerProtocol._closeConnection(self, abort)
 

@@ -31,7 +31,9 @@ L{txsockjs._autobahn}) and nowhere else:
   - C{_max_message_size_exceeded}: Autobahn's hook for its size limits; its
     own drops the TCP connection, SockJS wants a 1009 close and a count.
   - C{_closeConnection}: Autobahn's way to end the TCP connection; ours
-    lingers for the write timeout instead of closing at once.
+    lingers for the write timeout instead of closing at once, and does not
+    reset a connection whose closing handshake was clean (C{wasClean}), which
+    Autobahn as a server does once its close frame is answered.
   - C{sendCloseFrame}: sends any close code (C{sendClose} refuses 1007,
     1009, which an endpoint that received bad data sends).
   - C{CONFIG_ATTRS} emptied on the class: Autobahn's C{_connectionMade}
@@ -113,6 +115,7 @@ __all__ = [
     "channel_waiting_for_transport",
     "server_endpoint_parser",
 ]
+
 
 # -- Twisted ----------------------------------------------------------------
 
