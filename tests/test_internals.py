@@ -270,12 +270,12 @@ class AutobahnOpeningTests(unittest.SynchronousTestCase):
         formatted: List[Any] = []
         self.patch(autobahn_protocol, "pformat", lambda value: formatted.append(value) or "")
         protocol = Recorder()
-        open_protocol(protocol, maxFramePayloadSize=1234, autoPingInterval=7, versions=[13])
+        open_protocol(protocol, maxFramePayloadSize=1234, autoFragmentSize=7, versions=[13])
         factory = protocol.factory
         for name in WebSocketServerProtocol.CONFIG_ATTRS:
             expected = 0 if name == "openHandshakeTimeout" else getattr(factory, name)
             self.assertEqual(getattr(protocol, name), expected, _autobahn(f"CONFIG_ATTRS: {name}"))
-        self.assertEqual((protocol.maxFramePayloadSize, protocol.autoPingInterval), (1234, 7))
+        self.assertEqual((protocol.maxFramePayloadSize, protocol.autoFragmentSize), (1234, 7))
         self.assertEqual(formatted, [[]], _autobahn("_connectionMade: pformat(CONFIG_ATTRS)"))
         self.assertIsNone(protocol.openHandshakeTimeoutCall, _autobahn("openHandshakeTimeout"))
 

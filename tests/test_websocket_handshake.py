@@ -15,9 +15,11 @@ import autobahn
 from autobahn.twisted.websocket import WebSocketServerFactory
 from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
 from twisted.internet.address import IPv4Address
+from twisted.internet.error import ConnectionDone
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
 from twisted.trial import unittest
 from twisted.web.server import Site
 
@@ -106,14 +108,18 @@ class HandshakeEquivalenceTests(unittest.SynchronousTestCase):
         self.patch(_upgrade, "_handshake_headers", headers)
         self.patch(_internals.AutobahnServerProtocol, "open_on_parsed_handshake", recording)
         options = Options(websocket_factory=factory) if factory is not None else Options()
-        resource = SockJSResource(Factory.forProtocol(Echo), options, Clock())
-        site = Site(resource)
+        clock = Clock()
+        resource = SockJSResource(Factory.forProtocol(Echo), options, clock)
+        site = Site(resource, reactor=clock)
         channel = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 5555))
         transport = _Recording()
         transport.protocol = channel
         channel.makeConnection(transport)
         channel.dataReceived(request + then)
-        return transport.value(), fast == [True]
+        answer = transport.value()
+        # (nothing left behind on the real reactor)
+        transport.protocol.connectionLost(Failure(ConnectionDone()))
+        return answer, fast == [True]
 
     def assertSameAnswer(
         self, request: bytes, opens: Optional[bool], factory: Optional[WebSocketServerFactory] = None, then: bytes = b""
