@@ -32,6 +32,7 @@ from twisted.logger import Logger
 from twisted.protocols.policies import ProtocolWrapper
 from twisted.web import server
 
+from . import _writes
 from .options import Options
 
 __all__ = ["SockJSSite", "SockJSRequest", "DEFAULT_MAX_BODY_SIZE"]
@@ -204,6 +205,7 @@ class _Guard(ProtocolWrapper):
     evicted = False
     _deadline: Any = None
     _abort_call: Any = None
+    _host: Any = None
 
     def __init__(self, site: "SockJSSite", wrapped: Any) -> None:
         self.factory = site
@@ -224,7 +226,7 @@ class _Guard(ProtocolWrapper):
         self._wrapped = protocol
         self._cancel_deadline()
         self._site._busy(self)
-        self.dataReceived = protocol.dataReceived  # type: ignore[method-assign]
+        self.dataReceived = _writes.gathering(protocol.dataReceived)  # type: ignore[method-assign]
 
     @property  # type: ignore[override]
     def disconnecting(self) -> bool:
@@ -236,14 +238,20 @@ class _Guard(ProtocolWrapper):
 
         directlyProvides(self, providedBy(transport))
         Protocol.makeConnection(self, transport)
-        self.write = transport.write  # type: ignore[method-assign]
-        self.writeSequence = transport.writeSequence  # type: ignore[method-assign]
+        # try-write-first (txsockjs._writes); the host address asked once
+        self.write, self.writeSequence = _writes.writers_for(transport)  # type: ignore[method-assign]
+        self.dataReceived = _writes.gathering(self.dataReceived)  # type: ignore[method-assign]
         self._site._connected(self)
         self._start_deadline()
         self._wrapped.makeConnection(self)
 
     def loseConnection(self) -> None:
         self.transport.loseConnection()
+
+    def getHost(self) -> Any:
+        if self._host is None:
+            self._host = self.transport.getHost()
+        return self._host
 
     def dataReceived(self, data: bytes) -> None:
         if self._deadline is None and not self.busy and not self._in_body:

@@ -1,0 +1,180 @@
+# -*- test-case-name: tests.test_writes -*-
+"""
+Try-write-first for the connections a L{txsockjs.SockJSSite} serves.
+
+Twisted's TCP transport never writes at once: C{write} buffers the bytes
+and registers the socket for writability (an C{epoll_ctl}); the next
+reactor turn sends them and unregisters (a second C{epoll_ctl}). For a
+small HTTP response or websocket frame the kernel almost always takes
+everything at once, so those two system calls and the extra turn are pure
+cost. Here writes made while the site handles what a connection received
+(a request, websocket frames; and whatever that causes on other
+connections: a poll answered by an C{xhr_send}, a broadcast) are gathered
+per connection and sent with one C{send} when that handling returns;
+writes made at any other time (timers, a bus) are tried at once. Only
+what the kernel did not take goes to Twisted's own buffer, which then
+drains it as usual (writability, producers, C{loseConnection} after the
+last byte). A connection whose Twisted buffer holds anything, or that is
+closing, or that is not a plain TCP connection (TLS, a test transport)
+keeps Twisted's path untouched.
+
+Twisted internals relied on (all of C{twisted.internet.abstract.FileDescriptor}
+or C{twisted.internet.tcp.Connection}, stable for many years):
+  - C{writeSomeData(data)}: the transport's own non-blocking send (returns
+    the bytes taken, or a C{ConnectionLost}), so errors are classified
+    exactly as Twisted classifies them;
+  - C{dataBuffer}, C{offset} and C{_tempDataLen}: to know that nothing is
+    buffered, so that no byte can overtake an earlier one;
+  - C{_writeDisconnecting}, C{_writeDisconnected}, C{_aborting}: a half
+    closed or aborting connection keeps Twisted's path (its shutdown comes
+    after the buffer drains; an abort drops what is buffered);
+  - C{TLS}: set on a TCP connection that started TLS (its bytes must go
+    through the TLS layer).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, List, Optional, Tuple
+
+from twisted.internet.interfaces import ISSLTransport
+from twisted.internet.tcp import Connection
+
+__all__ = ["writers_for", "gathering"]
+
+#: gathered bytes past which a connection's writes leave at once, so that a
+#: handler writing a lot sees Twisted's buffer fill and its producer paused
+#: (the backpressure the websocket and streaming transports rely on)
+GATHER_LIMIT = 65536
+
+
+class _Gathering:
+    """
+    Whether writes are being gathered now, and the writers holding some.
+    """
+
+    active = False
+
+    def __init__(self) -> None:
+        self.writers: List["_TryWriteFirst"] = []
+
+
+_gathering = _Gathering()
+
+
+def gathering(receive: Callable[[bytes], None]) -> Callable[[bytes], None]:
+    """
+    Wrap a protocol's C{dataReceived} so that the writes it causes, on any
+    connection with a try-write-first writer, leave when it returns: one
+    C{send} per connection.
+    """
+
+    def dataReceived(data: bytes) -> None:
+        state = _gathering
+        if state.active:
+            receive(data)
+            return
+        state.active = True
+        try:
+            receive(data)
+        finally:
+            state.active = False
+            _flush_all(state)
+
+    return dataReceived
+
+
+def _flush_all(state: _Gathering) -> None:
+    writers = state.writers
+    while writers:
+        state.writers = []
+        for writer in writers:
+            writer.flush()
+        writers = state.writers
+
+
+def _can_send_now(transport: Any) -> bool:
+    """
+    The transport is connected, not closing, holds no buffered byte and
+    has no pull producer waiting for the buffer to drain.
+    """
+    return bool(
+        transport.connected
+        and not transport.disconnecting
+        and not transport._tempDataLen
+        and transport.offset == len(transport.dataBuffer)
+        and not transport._writeDisconnecting
+        and not transport._writeDisconnected
+        and not transport._aborting
+        and not transport.TLS
+        and (transport.producer is None or transport.streamingProducer)
+    )
+
+
+class _TryWriteFirst:
+    """
+    The C{write} and C{writeSequence} of one TCP connection: gathered while
+    a L{gathering} handler runs, sent at once otherwise, handed to the
+    transport's own C{write} for whatever the kernel did not take.
+    """
+
+    __slots__ = ("_transport", "_pending", "_pending_size")
+
+    def __init__(self, transport: Connection) -> None:
+        self._transport = transport
+        self._pending: Optional[List[bytes]] = None
+        self._pending_size = 0
+
+    def write(self, data: bytes) -> None:
+        if not isinstance(data, bytes):
+            raise TypeError(f"Data must be bytes, not {type(data).__name__}")
+        if not data:
+            return
+        pending = self._pending
+        if pending is not None:
+            pending.append(data)
+            self._pending_size += len(data)
+            if self._pending_size > GATHER_LIMIT:
+                self.flush()
+        elif _gathering.active and len(data) <= GATHER_LIMIT:
+            self._pending = [data]
+            self._pending_size = len(data)
+            _gathering.writers.append(self)
+        else:
+            self._send(data)
+
+    def writeSequence(self, iovec: Iterable[bytes]) -> None:
+        chunks = list(iovec)
+        for chunk in chunks:
+            if not isinstance(chunk, bytes):
+                raise TypeError(f"Data must be bytes, not {type(chunk).__name__}")
+        self.write(b"".join(chunks))
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending:
+            self._send(pending[0] if len(pending) == 1 else b"".join(pending))
+
+    def _send(self, data: bytes) -> None:
+        transport = self._transport
+        if _can_send_now(transport):
+            sent = transport.writeSomeData(data)
+            if isinstance(sent, int):
+                if sent >= len(data):
+                    return
+                data = data[sent:]
+            # A lost connection: Twisted's own write path meets the same
+            # error on its next send and closes the connection as usual.
+        transport.write(data)
+
+
+def writers_for(
+    transport: Any,
+) -> Tuple[Callable[[bytes], None], Callable[[Iterable[bytes]], None]]:
+    """
+    The C{write} and C{writeSequence} to use for C{transport}: try-write-first
+    for a plain TCP connection, the transport's own otherwise.
+    """
+    if isinstance(transport, Connection) and not ISSLTransport.providedBy(transport):
+        writer = _TryWriteFirst(transport)
+        return writer.write, writer.writeSequence
+    return transport.write, transport.writeSequence
