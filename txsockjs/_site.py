@@ -226,7 +226,7 @@ class _Guard(ProtocolWrapper):
         self._wrapped = protocol
         self._cancel_deadline()
         self._site._busy(self)
-        self.dataReceived = _writes.gathering(protocol.dataReceived)  # type: ignore[method-assign]
+        self.dataReceived = _writes.gathering(protocol.dataReceived)  # type: ignore[method-assign, assignment]
 
     @property  # type: ignore[override]
     def disconnecting(self) -> bool:
@@ -240,7 +240,7 @@ class _Guard(ProtocolWrapper):
         Protocol.makeConnection(self, transport)
         # try-write-first (txsockjs._writes); the host address asked once
         self.write, self.writeSequence = _writes.writers_for(transport)  # type: ignore[method-assign]
-        self.dataReceived = _writes.gathering(self.dataReceived)  # type: ignore[method-assign]
+        self.dataReceived = _writes.gathering(self.dataReceived)  # type: ignore[method-assign, assignment]
         self._site._connected(self)
         self._start_deadline()
         self._wrapped.makeConnection(self)
@@ -250,7 +250,8 @@ class _Guard(ProtocolWrapper):
 
     def getHost(self) -> Any:
         if self._host is None:
-            self._host = self.transport.getHost()
+            transport: Any = self.transport
+            self._host = transport.getHost()
         return self._host
 
     def dataReceived(self, data: bytes) -> None:

@@ -120,7 +120,7 @@ class _TryWriteFirst:
     __slots__ = ("_transport", "_pending", "_pending_size")
 
     def __init__(self, transport: Connection) -> None:
-        self._transport = transport
+        self._transport: Any = transport
         self._pending: Optional[List[bytes]] = None
         self._pending_size = 0
 
