@@ -36,7 +36,6 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, List, Optional, Tuple
 
-from twisted.internet.interfaces import ISSLTransport
 from twisted.internet.tcp import Connection
 
 __all__ = ["writers_for", "gathering"]
@@ -174,7 +173,9 @@ def writers_for(
     The C{write} and C{writeSequence} to use for C{transport}: try-write-first
     for a plain TCP connection, the transport's own otherwise.
     """
-    if isinstance(transport, Connection) and not ISSLTransport.providedBy(transport):
+    # (TLS over a TCP connection is either a wrapping protocol, not a
+    # Connection, or a Connection with C{TLS} set, which each send checks)
+    if isinstance(transport, Connection):
         writer = _TryWriteFirst(transport)
         return writer.write, writer.writeSequence
     return transport.write, transport.writeSequence
