@@ -151,7 +151,7 @@ def main(argv: list | None = None) -> None:
     from twisted.logger import globalLogBeginner, textFileLogObserver
     from twisted.web.server import Site
 
-    from txsockjs.tap import close_sessions
+    from txsockjs.health import close_sessions
 
     root = make_root()
     try:

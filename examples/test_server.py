@@ -237,7 +237,7 @@ def main(argv: list | None = None) -> None:
         )
     # Ctrl-C, SIGTERM: every session gets c[1001,"Server shutting down"]
     # while the port still listens (as twistd sockjs does)
-    from txsockjs.tap import close_sessions
+    from txsockjs.health import close_sessions
 
     endpoints = [r for r in root.children.values() if isinstance(r, SockJSResource)]
 

@@ -26,7 +26,8 @@ from txsockjs.bus import (
     parse_broker,
 )
 from txsockjs.rooms import Rooms, decode_room_message, encode_room_message
-from txsockjs.session import Session, SessionHub, SessionState
+from txsockjs._hub import SessionHub
+from txsockjs.session import Session, SessionState
 
 from .test_session import Receiver, Recorder, _info
 

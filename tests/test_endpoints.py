@@ -58,7 +58,8 @@ class ParseTests(unittest.SynchronousTestCase):
                 raw_websocket=True,
                 jsessionid=True,
                 encoding="latin-1",
-                origins=("example.com:443", "*.example.org"),
+                # a bare host stands for any port, as --origin says it
+                origins=("example.com:443", "*.example.org:*"),
                 disabled_transports=frozenset({"jsonp", "htmlfile"}),
                 sockjs_url="https://example.com/s.js",
                 websocket_write_timeout=9,

@@ -243,8 +243,9 @@ class RawSessionOrderTests(unittest.SynchronousTestCase):
     def setUp(self) -> None:
         from twisted.internet.task import Clock
 
-        from txsockjs.session import RequestInfo, SessionHub
-        from txsockjs.transports.websocket import RawSession
+        from txsockjs._hub import SessionHub
+        from txsockjs._rawsession import RawSession
+        from txsockjs.session import RequestInfo
 
         self.clock = Clock()
         self.hub = SessionHub(self.clock)

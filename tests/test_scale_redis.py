@@ -159,7 +159,8 @@ class RealRedisBusTests(unittest.TestCase):
         from twisted.internet.task import Clock
 
         from txsockjs.rooms import Rooms
-        from txsockjs.session import Session, SessionHub
+        from txsockjs._hub import SessionHub
+        from txsockjs.session import Session
 
         from .test_session import Receiver, Recorder, _info
 

@@ -242,7 +242,7 @@ class ConnectionCapTests(SynchronousTestCase):
         for c in conns:
             c.lose()
         self.assertEqual(self.site.connections, 0)
-        self.assertEqual(self.site._idle, {})
+        self.assertEqual(self.site.guard.waiting, 0)
 
 
 class SessionCapTests(SynchronousTestCase):
@@ -265,3 +265,105 @@ class SessionCapTests(SynchronousTestCase):
         # the third is refused; the sessions there are served
         self.assertEqual(codes, [b"200", b"200", b"503", b"204"])
         self.assertEqual(len(resource.sessions), 2)
+
+
+class Recording(Factory):
+    """
+    An application factory that notes its start and stop, and how many
+    sessions of C{resource} were still open when it was stopped.
+    """
+
+    protocol = Echo
+    resource = None
+
+    def __init__(self):
+        self.events = []
+
+    def startFactory(self):
+        self.events.append("start")
+
+    def stopFactory(self):
+        self.events.append(("stop", len(self.resource.open_sessions())))
+
+
+class SiteLifeTests(SynchronousTestCase):
+    """
+    The one start/stop life of a SockJSSite, which C{SockJSFactory},
+    C{twistd sockjs} and the C{sockjs:} endpoint share.
+    """
+
+    def setUp(self):
+        self.clock = Clock()
+        self.app = Recording()
+        self.resource = SockJSResource(self.app, Options(), reactor=self.clock)
+        self.app.resource = self.resource
+        root = Resource()
+        root.putChild(b"echo", self.resource)
+        self.site = SockJSSite(
+            root,
+            Options(),
+            factories=[self.app],
+            endpoints={"/echo": self.resource},
+            reactor=self.clock,
+        )
+        self.conns = []
+
+    def open_session(self, sid):
+        c = Conn(self.site)
+        c.send(
+            b"POST /echo/0/" + sid + b"/xhr HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+        )
+        self.assertIn(b"o\n", c.value())
+        self.conns.append(c)
+        return self.resource.sessions.get(sid.decode())
+
+    def test_started_once_for_every_port(self):
+        """
+        The factories start with the first port that listens, and stop with
+        the last that stops.
+        """
+        self.site.doStart()
+        self.site.doStart()
+        self.assertEqual(self.app.events, ["start"])
+        self.site.doStop()
+        self.assertEqual(self.app.events, ["start"])
+        self.site.doStop()
+        self.assertEqual(self.app.events, ["start", ("stop", 0)])
+
+    def test_stop_closes_sessions_before_the_factory_and_leaves_no_timer(self):
+        """
+        Stopping closes every session with 1001 and forgets it, then stops
+        the factory; no heartbeat or disconnect timer is left behind (once
+        the clients closed their connections, whose idle timers are
+        twisted.web's).
+        """
+        self.site.doStart()
+        sessions = [self.open_session(b"a"), self.open_session(b"b")]
+        self.assertEqual(len(self.resource.open_sessions()), 2)
+        self.assertNotEqual(self.clock.getDelayedCalls(), [])
+        self.site.doStop()
+        self.assertEqual(self.app.events, ["start", ("stop", 0)])
+        self.assertEqual(
+            [s.close_reason for s in sessions], [(1001, "Server shutting down")] * 2
+        )
+        self.assertEqual(len(self.resource.sessions), 0)
+        for c in self.conns:
+            c.lose()
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_factory_stopped_when_an_endpoint_fails_to_shut_down(self):
+        """
+        One endpoint that fails to shut down does not leave the factories
+        running; the failure is logged.
+        """
+
+        class Broken(SockJSResource):
+            def shutdown(self, code=1001, reason=""):
+                raise RuntimeError("broken")
+
+        broken = Broken(Factory.forProtocol(Echo), Options(), reactor=self.clock)
+        self.site.endpoints["/broken"] = broken
+        self.site.doStart()
+        self.site.doStop()
+        self.assertEqual(self.app.events, ["start", ("stop", 0)])
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)

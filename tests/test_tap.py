@@ -20,7 +20,7 @@ from typing import Any, List
 from twisted.application.service import IServiceMaker
 from twisted.internet import defer, error, protocol, reactor, task
 from twisted.internet.endpoints import serverFromString
-from twisted.internet.interfaces import IProtocolFactory
+from twisted.internet.interfaces import IProtocolFactory, IStreamServerEndpoint
 from twisted.internet.protocol import Factory, Protocol
 from twisted.plugin import getPlugins
 from twisted.protocols.wire import Echo
@@ -28,9 +28,10 @@ from twisted.python import usage
 from twisted.trial import unittest
 from twisted.web import resource as web_resource
 from twisted.web import static
+from zope.interface import implementer
 
 import txsockjs
-from txsockjs import tap
+from txsockjs import SockJSSite, tap
 from txsockjs.session import SessionState
 
 from ._helpers import SHUTDOWN_FRAME, HTTPClientMixin, connect_ws, wait_until
@@ -509,31 +510,59 @@ class ServiceShutdownTests(unittest.SynchronousTestCase):
         self.clock.advance(svc.drain_delay)
         self.successResultOf(d)
 
-    def test_factories_started_and_stopped(self) -> None:
+    def test_factories_stopped_by_the_site_after_the_close_frames(self) -> None:
         """
-        The service starts the application factories when it starts and
-        stops them when it stops.
+        The site starts the application factories when the service listens
+        (once, however many ports); stopping the service closes the sessions
+        first, and the site stops the factories when its ports are closed.
         """
-        events = []
+        events: List[object] = []
+        session = FakeSession()
 
         class Recording(Factory):
             def startFactory(self):
                 events.append("start")
 
             def stopFactory(self):
-                events.append("stop")
+                events.append(("stop", session.closed_with))
 
-        from twisted.web.server import Site
-
+        site = SockJSSite(web_resource.Resource(), factories=[Recording()], reactor=self.clock)
         svc = tap.SockJSService(
-            Site(web_resource.Resource()), {}, [Recording()], reactor=self.clock
+            site, {"/r": FakeResource(session)}, reactor=self.clock
         )
+        svc.listen(MemoryEndpoint())
+        svc.listen(MemoryEndpoint())
         svc.startService()
         self.assertEqual(events, ["start"])
         d = svc.stopService()
-        self.clock.advance(1)
+        self.assertEqual(events, ["start"])
+        session.state = SessionState.CLOSED
+        self.clock.advance(svc.poll_interval)
+        self.clock.advance(svc.drain_delay)
         self.successResultOf(d)
-        self.assertEqual(events, ["start", "stop"])
+        self.assertEqual(events, ["start", ("stop", [(1001, "Server shutting down")])])
+
+
+@implementer(IStreamServerEndpoint)
+class MemoryEndpoint:
+    """
+    Listens as a port does for its factory (C{doStart}, C{doStop} when it
+    stops listening), without a socket.
+    """
+
+    def listen(self, factory: Factory) -> defer.Deferred:
+        factory.doStart()
+        port = MemoryPort(factory)
+        return defer.succeed(port)
+
+
+class MemoryPort:
+    def __init__(self, factory: Factory) -> None:
+        self.factory = factory
+
+    def stopListening(self) -> defer.Deferred:
+        self.factory.doStop()
+        return defer.succeed(None)
 
 
 class BuildRootTests(unittest.SynchronousTestCase):

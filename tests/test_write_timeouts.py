@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import base64
 import os
+import subprocess
+import sys
 from typing import Any, Tuple
 
 from autobahn.twisted.websocket import WebSocketServerFactory
@@ -273,3 +275,34 @@ class StreamingWriteTimeoutTests(SynchronousTestCase):
         self.assertEqual(len(transport.value()), before)
         self.clock.advance(2.1)
         self.assertTrue(transport.disconnected)
+
+
+class NoOpenSSLTests(SynchronousTestCase):
+    """
+    txsockjs does not require pyOpenSSL: closing a connection must not need it
+    (a plain install crashed on every websocket close, importing
+    twisted.protocols.tls to ask whether the connection was TLS).
+    """
+
+    def test_linger_without_openssl(self) -> None:
+        script = (
+            "import sys\n"
+            "sys.modules['OpenSSL'] = None\n"  # any import of it fails
+            "from twisted.internet.task import Clock\n"
+            "from twisted.internet.testing import StringTransport\n"
+            "from txsockjs.transports.stall import StallTimer, linger\n"
+            "class TCPLike(StringTransport):\n"
+            "    half_closed = False\n"
+            "    def loseWriteConnection(self):\n"
+            "        self.half_closed = True\n"
+            "transport = TCPLike()\n"
+            "linger(transport, StallTimer(1.0, Clock(), lambda: None))\n"
+            "assert transport.half_closed, 'not closed'\n"
+            "assert 'twisted.protocols.tls' not in sys.modules\n"
+            "print('closed')\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+            env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
+        )
+        self.assertEqual((done.returncode, done.stdout.strip()), (0, "closed"), done.stderr)

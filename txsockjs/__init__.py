@@ -5,12 +5,14 @@ Mount L{SockJSResource} in any twisted.web tree to serve a Twisted protocol
 factory to browsers over every SockJS transport.
 """
 
+from ._request import RequestInfo
+from ._session import Session
+from ._sessionparts import SessionNotOpen, SessionState
 from ._site import SockJSRequest, SockJSSite
 from .broadcast import broadcast
 from .interfaces import IMessageProtocol, IReceiver, ISockJSSession
 from .options import Options
 from .resource import SockJSFactory, SockJSResource
-from .session import RequestInfo, Session, SessionNotOpen, SessionState
 
 __all__ = [
     "SockJSResource",

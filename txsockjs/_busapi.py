@@ -8,8 +8,9 @@ back.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List
+from typing import Callable, Dict, List
 
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from zope.interface import Attribute, Interface, implementer
 
@@ -17,7 +18,7 @@ __all__ = ["Callback", "IMessageBus", "ISubscription", "Subscription", "Subscrip
 
 _log = Logger()
 
-Callback = Callable[[str], Any]
+Callback = Callable[[str], object]
 
 
 class ISubscription(Interface):
@@ -45,13 +46,13 @@ class IMessageBus(Interface):
         "any process publishes now reaches this process's subscribers."
     )
 
-    def when_ready() -> defer.Deferred:
+    def when_ready() -> Deferred[object]:
         """
         Fires once L{ready} (at once if it is): what a health check waits
         for before a balancer sends this process sessions.
         """
 
-    def publish(channel: str, message: str) -> defer.Deferred:
+    def publish(channel: str, message: str) -> Deferred[bool]:
         """
         Send C{message} to every subscriber of C{channel}, in every process.
 
@@ -60,7 +61,7 @@ class IMessageBus(Interface):
             subscribers still get it). It does not fail for an outage.
         """
 
-    def subscribe(channel: str, callback: Callback) -> defer.Deferred:
+    def subscribe(channel: str, callback: Callback) -> Deferred[ISubscription]:
         """
         Call C{callback(message)} for each message published on C{channel}.
 
@@ -69,12 +70,12 @@ class IMessageBus(Interface):
             subscription is made as soon as it is back).
         """
 
-    def unsubscribe(subscription: ISubscription) -> defer.Deferred:
+    def unsubscribe(subscription: ISubscription) -> Deferred[None]:
         """
         Stop calling C{subscription}'s callback; fires when done.
         """
 
-    def close() -> defer.Deferred:
+    def close() -> Deferred[None]:
         """
         Drop every subscription and any connection; fires when done.
         """
@@ -103,9 +104,9 @@ class Subscriptions:
     """
 
     def __init__(self) -> None:
-        self.by_channel: Dict[str, List[Subscription]] = {}
+        self.by_channel: Dict[str, List[ISubscription]] = {}
 
-    def add(self, subscription: Subscription) -> bool:
+    def add(self, subscription: ISubscription) -> bool:
         """
         Add it; C{True} if it is the channel's first.
         """
@@ -113,7 +114,7 @@ class Subscriptions:
         subs.append(subscription)
         return len(subs) == 1
 
-    def remove(self, subscription: Subscription) -> bool:
+    def remove(self, subscription: ISubscription) -> bool:
         """
         Remove it; C{True} if the channel has none left.
         """

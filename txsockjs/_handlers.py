@@ -8,13 +8,13 @@ C{IProtocolFactory}.
 from __future__ import annotations
 
 import importlib.util
-from typing import Any, Optional
+from typing import Optional, Type, TypeGuard
 
 from twisted.internet.interfaces import IProtocol, IProtocolFactory
 from twisted.internet.protocol import Factory, Protocol
 from twisted.python import reflect
 
-from .bus import bind_bus
+from .bus import IMessageBus, bind_bus
 
 __all__ = [
     "ConfigurationError",
@@ -23,6 +23,8 @@ __all__ = [
     "simple_factory",
     "load_handler",
     "load_object",
+    "named_object",
+    "describe",
 ]
 
 
@@ -39,57 +41,74 @@ class HandlerError(ConfigurationError):
     """
 
 
-def load_object(dotted: str, what: str = "handler") -> Any:
+def named_object(dotted: str) -> object:
     """
     The object C{dotted} names.
 
-    @raise HandlerError: it does not import or names nothing.
+    @raise ValueError: it does not import or names nothing; the message says
+        why, in words fit for the person who typed the name (without the
+        name: the caller says where it came from).
     """
     if not isinstance(dotted, str) or not dotted.strip():
-        raise HandlerError(f"{what}: an empty dotted name")
+        raise ValueError("an empty dotted name")
     dotted = dotted.strip()
     try:
-        return reflect.namedAny(dotted)
+        found: object = reflect.namedAny(dotted)
     except reflect.ModuleNotFound as e:
-        raise HandlerError(f"{what} {dotted!r}: {e}") from None
+        raise ValueError(str(e)) from None
     except reflect.ObjectNotFound as e:
         top = dotted.split(".")[0]
         try:
-            found = importlib.util.find_spec(top) is not None
+            importable = importlib.util.find_spec(top) is not None
         except (ImportError, ValueError):
-            found = False
-        if not found:
-            raise HandlerError(
-                f"{what} {dotted!r}: no module named {top!r} on sys.path; "
+            importable = False
+        if not importable:
+            raise ValueError(
+                f"no module named {top!r} on sys.path; "
                 f"add the folder that holds it to PYTHONPATH "
                 f"(PYTHONPATH=. when it is in the current directory)"
             ) from None
-        raise HandlerError(f"{what} {dotted!r}: {e}") from None
+        raise ValueError(str(e)) from None
     except AttributeError as e:
         # the module imported, the name is not in it
-        raise HandlerError(f"{what} {dotted!r}: {e}") from None
+        raise ValueError(str(e)) from None
     except reflect.InvalidName as e:
-        raise HandlerError(f"{what} {dotted!r}: not a dotted name ({e})") from None
+        raise ValueError(f"not a dotted name ({e})") from None
     except Exception as e:
         # the module exists but raised while it was imported
-        raise HandlerError(
-            f"{what} {dotted!r}: importing it raised {type(e).__name__}: {e}"
-        ) from None
+        raise ValueError(f"importing it raised {type(e).__name__}: {e}") from None
+    return found
 
 
-def _is_protocol_class(obj: Any) -> bool:
+def load_object(dotted: str, what: str = "handler") -> object:
+    """
+    The object C{dotted} names.
+
+    @raise HandlerError: it does not import or names nothing; the message
+        starts with C{what} and the name.
+    """
+    try:
+        return named_object(dotted)
+    except ValueError as e:
+        if not isinstance(dotted, str) or not dotted.strip():
+            raise HandlerError(f"{what}: {e}") from None
+        raise HandlerError(f"{what} {dotted.strip()!r}: {e}") from None
+
+
+def _is_protocol_class(obj: object) -> TypeGuard[Type[Protocol]]:
+    # (a class that only declares IProtocol is taken as one too)
     return isinstance(obj, type) and (
         issubclass(obj, Protocol) or IProtocol.implementedBy(obj)
     )
 
 
-def _is_factory_class(obj: Any) -> bool:
+def _is_factory_class(obj: object) -> TypeGuard[type]:
     return isinstance(obj, type) and (
         issubclass(obj, Factory) or IProtocolFactory.implementedBy(obj)
     )
 
 
-def simple_factory(obj: Any) -> Optional[IProtocolFactory]:
+def simple_factory(obj: object) -> Optional[IProtocolFactory]:
     """
     C{obj} when it is a protocol factory, a factory for it when it is a
     protocol class, else C{None}: the coercion that needs no call.
@@ -101,7 +120,7 @@ def simple_factory(obj: Any) -> Optional[IProtocolFactory]:
     return None
 
 
-def as_factory(obj: Any, name: str = "handler") -> IProtocolFactory:
+def as_factory(obj: object, name: str = "handler") -> IProtocolFactory:
     """
     Turn what a handler name designates into a protocol factory.
 
@@ -139,23 +158,26 @@ def as_factory(obj: Any, name: str = "handler") -> IProtocolFactory:
         if IProtocolFactory.providedBy(made) or _is_protocol_class(made):
             return as_factory(made, name)
         raise HandlerError(
-            f"{name}: calling it returned {_describe(made)}, "
+            f"{name}: calling it returned {describe(made)}, "
             "not a protocol factory"
         )
     raise HandlerError(
-        f"{name} is {_describe(obj)}, not a protocol factory, "
+        f"{name} is {describe(obj)}, not a protocol factory, "
         "a protocol class or a callable"
     )
 
 
-def _describe(obj: Any) -> str:
+def describe(obj: object) -> str:
+    """
+    C{obj} in a few words for an error message: its type and a short repr.
+    """
     text = repr(obj)
     if len(text) > 60:
         text = text[:57] + "..."
     return f"{type(obj).__name__} {text}"
 
 
-def load_handler(dotted: str, bus: Any = None) -> IProtocolFactory:
+def load_handler(dotted: str, bus: Optional[IMessageBus] = None) -> IProtocolFactory:
     """
     The protocol factory a C{--handler} or C{--mount} dotted name designates;
     a callable taking a C{bus} argument is called with C{bus}.

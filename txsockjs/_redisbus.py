@@ -17,19 +17,22 @@ on different databases of one Redis do not hear each other.
 from __future__ import annotations
 
 import random
-from typing import Any, Callable, Optional
+from typing import Callable, Generator, List, Optional, Set, Type, Union
 
 import txredisapi
 from twisted.application import service
 from twisted.application.internet import ClientService, backoffPolicy
 from twisted.internet import defer
+from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import HostnameEndpoint, TCP4ClientEndpoint
-from twisted.internet.interfaces import IReactorTime, IStreamClientEndpoint
+from twisted.internet.interfaces import IAddress, IProtocol, IReactorTime, IStreamClientEndpoint
 from twisted.internet.protocol import Factory
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from ._busapi import Callback, IMessageBus, ISubscription, Subscription, Subscriptions
+from ._reactor import default_reactor
 
 __all__ = ["RedisBus", "default_retry_policy"]
 
@@ -49,33 +52,36 @@ def default_retry_policy() -> Callable[[int], float]:
     )
 
 
-class _Subscriber(txredisapi.SubscriberProtocol):
+# txredisapi ships no type information: its classes are Any to mypy
+class _Subscriber(txredisapi.SubscriberProtocol):  # type: ignore[misc]
     bus: "RedisBus"
 
     def itself(self) -> "_Subscriber":
         # ClientService hands out a proxy: this is the protocol behind it
         return self
 
-    def messageReceived(self, pattern: Any, channel: Any, message: Any) -> None:
+    def messageReceived(
+        self, pattern: object, channel: object, message: Union[str, bytes, bytearray]
+    ) -> None:
         self.bus._received(channel, message)
 
-    def connectionLost(self, why: Any) -> None:
+    def connectionLost(self, why: Failure) -> None:
         txredisapi.SubscriberProtocol.connectionLost(self, why)
         self.bus._connection_lost(self)
 
 
-class _Publisher(txredisapi.RedisProtocol):
+class _Publisher(txredisapi.RedisProtocol):  # type: ignore[misc]  # Any, as above
     bus: "RedisBus"
 
     def itself(self) -> "_Publisher":
         return self
 
-    def connectionLost(self, why: Any) -> None:
+    def connectionLost(self, why: Failure) -> None:
         txredisapi.RedisProtocol.connectionLost(self, why)
         self.bus._connection_lost(self)
 
 
-class _Factory(Factory):
+class _Factory(Factory[Union[_Subscriber, _Publisher]]):
     """
     Builds txredisapi protocols for a C{ClientService}; also the few
     attributes those protocols read from their factory.
@@ -85,17 +91,21 @@ class _Factory(Factory):
     isLazy = True
 
     def __init__(
-        self, bus: "RedisBus", protocol: type, password: Optional[str], clock: IReactorTime
+        self,
+        bus: "RedisBus",
+        protocol: Type[Union[_Subscriber, _Publisher]],
+        password: Optional[str],
+        clock: IReactorTime,
     ) -> None:
         self.bus = bus
         self.protocol = protocol
         self.password = password
         self.clock = clock
 
-    def buildProtocol(self, addr: Any) -> Any:
-        p = self.protocol(
-            charset=None, password=self.password, convertNumbers=False
-        )
+    def buildProtocol(self, addr: Optional[IAddress]) -> Union[_Subscriber, _Publisher]:
+        make = self.protocol
+        assert make is not None
+        p = make(charset=None, password=self.password, convertNumbers=False)
         p.factory = self
         p.bus = self.bus
         # txredisapi parks the rest of a packet after each bulk reply and
@@ -137,9 +147,9 @@ class RedisBus(service.MultiService):
         retry_policy: Optional[Callable[[int], float]] = None,
         name: str = "redis",
     ) -> None:
-        super().__init__()
+        service.MultiService.__init__(self)
         if clock is None:
-            from twisted.internet import reactor as clock  # type: ignore[no-redef]
+            clock = default_reactor()
         self.name = name
         self.db = db
         self.lost = 0
@@ -148,8 +158,8 @@ class RedisBus(service.MultiService):
         self._subs = Subscriptions()
         self._subscriber: Optional[_Subscriber] = None
         self._publisher: Optional[_Publisher] = None
-        self._ready_waiters: list = []
-        self._live_waiters: list = []
+        self._ready_waiters: List[Deferred[RedisBus]] = []
+        self._live_waiters: List[Deferred[object]] = []
         self._pending = 0  # SUBSCRIBE commands sent, not answered yet
         self._closed = False
         policy = retry_policy or default_retry_policy()
@@ -175,17 +185,18 @@ class RedisBus(service.MultiService):
         port: int = 6379,
         db: int = 0,
         password: Optional[str] = None,
-        reactor: Any = None,
+        reactor: Optional[IReactorTime] = None,
     ) -> "RedisBus":
         """
         A bus for Redis at C{host:port}, connecting through a TCP endpoint.
+
+        @param reactor: what it connects (C{IReactorTCP}) and reconnects
+            (C{IReactorTime}) with; the global reactor by default.
         """
         if reactor is None:
-            from twisted.internet import reactor as _reactor
-
-            reactor = _reactor
+            reactor = default_reactor()
         if host.replace(".", "").isdigit():
-            endpoint: Any = TCP4ClientEndpoint(reactor, host, port, timeout=5)
+            endpoint: IStreamClientEndpoint = TCP4ClientEndpoint(reactor, host, port, timeout=5)
         else:
             endpoint = HostnameEndpoint(reactor, host, port, timeout=5)
         return cls(endpoint, db=db, password=password, clock=reactor, name=f"redis {host}:{port}/{db}")
@@ -196,13 +207,13 @@ class RedisBus(service.MultiService):
     def connected(self) -> bool:
         return self._subscriber is not None and self._publisher is not None
 
-    def when_connected(self) -> defer.Deferred:
+    def when_connected(self) -> Deferred[RedisBus]:
         """
         Fires once both connections are up and subscribed.
         """
         if self.connected:
             return defer.succeed(self)
-        d: defer.Deferred = defer.Deferred()
+        d: Deferred[RedisBus] = Deferred()
         self._ready_waiters.append(d)
         return d
 
@@ -210,24 +221,24 @@ class RedisBus(service.MultiService):
     def ready(self) -> bool:
         return self.connected and self._pending == 0
 
-    def when_ready(self) -> defer.Deferred:
+    def when_ready(self) -> Deferred[object]:
         """
         Fires once L{ready}: connected and every subscription live.
         """
         if self.ready:
             return defer.succeed(self)
-        d: defer.Deferred = defer.Deferred()
+        d: Deferred[object] = Deferred()
         self._live_waiters.append(d)
         return d
 
-    def publish(self, channel: str, message: str) -> defer.Deferred:
+    def publish(self, channel: str, message: str) -> Deferred[bool]:
         if type(message) is not str:
             raise TypeError("bus messages are str")
         publisher = self._publisher
         if publisher is None or self._subscriber is None:
             return defer.succeed(self._lose(channel, message, "Redis is unreachable"))
         try:
-            d = publisher.execute_command(
+            d: Deferred[object] = publisher.execute_command(
                 b"PUBLISH", self._key(channel), message.encode(_ENCODING, _ERRORS)
             )
         except Exception as e:
@@ -236,7 +247,7 @@ class RedisBus(service.MultiService):
             lambda _: True, lambda f: self._lose(channel, message, f.getErrorMessage())
         )
 
-    def subscribe(self, channel: str, callback: Callback) -> defer.Deferred:
+    def subscribe(self, channel: str, callback: Callback) -> Deferred[ISubscription]:
         subscription = Subscription(channel, callback)
         first = self._subs.add(subscription)
         subscriber = self._subscriber
@@ -245,15 +256,15 @@ class RedisBus(service.MultiService):
             return defer.succeed(subscription)
         self._pending += 1
 
-        def done(_: Any) -> ISubscription:
+        def done(_: object) -> ISubscription:
             self._pending -= 1
             self._check_ready()
             return subscription
 
         return self._command(subscriber, b"SUBSCRIBE", channel).addCallback(done)
 
-    def unsubscribe(self, subscription: ISubscription) -> defer.Deferred:
-        last = self._subs.remove(subscription)  # type: ignore[arg-type]
+    def unsubscribe(self, subscription: ISubscription) -> Deferred[None]:
+        last = self._subs.remove(subscription)
         subscriber = self._subscriber
         if not last or subscriber is None:
             return defer.succeed(None)
@@ -261,7 +272,7 @@ class RedisBus(service.MultiService):
             lambda _: None
         )
 
-    def close(self) -> defer.Deferred:
+    def close(self) -> Deferred[None]:
         self._closed = True
         self._subs.clear()
         if self.running:
@@ -272,9 +283,9 @@ class RedisBus(service.MultiService):
 
     def startService(self) -> None:
         self._closed = False
-        super().startService()
+        service.MultiService.startService(self)
 
-    def stopService(self) -> defer.Deferred:
+    def stopService(self) -> Deferred[None]:
         self._closed = True
         return defer.maybeDeferred(super().stopService)
 
@@ -283,20 +294,21 @@ class RedisBus(service.MultiService):
     def _key(self, channel: str) -> bytes:
         return self._prefix + channel.encode(_ENCODING, _ERRORS)
 
-    def _command(self, protocol: Any, *args: Any) -> defer.Deferred:
+    def _command(self, protocol: _Subscriber, command: bytes, channel: str) -> Deferred[object]:
         """
-        One command whose failure (the connection went away: it is redone
-        on reconnection) is logged, not raised.
+        One command on one channel whose failure (the connection went away:
+        it is redone on reconnection) is logged, not raised.
         """
         try:
-            keys = [args[0]] + [self._key(a) for a in args[1:]]
-            d = protocol.execute_command(*keys, apply_timeout=False)
+            d: Deferred[object] = protocol.execute_command(
+                command, self._key(channel), apply_timeout=False
+            )
         except Exception as e:
-            _log.info("Redis bus: {cmd} deferred to the reconnection ({e})", cmd=args[0], e=e)
+            _log.info("Redis bus: {cmd} deferred to the reconnection ({e})", cmd=command, e=e)
             return defer.succeed(None)
 
-        def failed(f: Any) -> None:
-            _log.info("Redis bus: {cmd} failed: {e}", cmd=args[0], e=f.getErrorMessage())
+        def failed(f: Failure) -> None:
+            _log.info("Redis bus: {cmd} failed: {e}", cmd=command, e=f.getErrorMessage())
 
         return d.addErrback(failed)
 
@@ -312,7 +324,7 @@ class RedisBus(service.MultiService):
         self._subs.deliver(channel, message)
         return False
 
-    def _received(self, channel: Any, message: Any) -> None:
+    def _received(self, channel: object, message: Union[str, bytes, bytearray]) -> None:
         if not isinstance(channel, bytes) or not channel.startswith(self._prefix):
             return
         name = channel[len(self._prefix) :].decode(_ENCODING, _ERRORS)
@@ -322,11 +334,15 @@ class RedisBus(service.MultiService):
             text = bytes(message).decode(_ENCODING, _ERRORS)
         self._subs.deliver(name, text)
 
+    # ClientService calls these with a proxy of the protocol it connected,
+    # typed IProtocol; itself() is the txredisapi protocol behind it.
+
     @defer.inlineCallbacks
-    def _prepare_subscriber(self, protocol: _Subscriber) -> Any:
+    def _prepare_subscriber(self, proxy: IProtocol) -> Generator[Deferred[object], object, None]:
+        protocol: _Subscriber = proxy.itself()  # type: ignore[attr-defined]
         yield protocol.whenConnected()
         # channels subscribed while this runs are picked up by the next round
-        done: set = set()
+        done: Set[str] = set()
         while True:
             missing = [c for c in self._subs.channels() if c not in done]
             if not missing:
@@ -336,7 +352,7 @@ class RedisBus(service.MultiService):
             )
             done.update(missing)
         channels = done
-        self._subscriber = protocol.itself()
+        self._subscriber = protocol
         self.connects += 1
         if self.connects > 1:
             _log.info(
@@ -345,22 +361,23 @@ class RedisBus(service.MultiService):
         self._check_ready()
 
     @defer.inlineCallbacks
-    def _prepare_publisher(self, protocol: _Publisher) -> Any:
+    def _prepare_publisher(self, proxy: IProtocol) -> Generator[Deferred[object], object, None]:
+        protocol: _Publisher = proxy.itself()  # type: ignore[attr-defined]
         yield protocol.whenConnected()
-        self._publisher = protocol.itself()
+        self._publisher = protocol
         self._check_ready()
 
     def _check_ready(self) -> None:
         if self.connected:
-            waiters, self._ready_waiters = self._ready_waiters, []
-            for d in waiters:
+            connected, self._ready_waiters = self._ready_waiters, []
+            for d in connected:
                 d.callback(self)
         if self.ready:
-            waiters, self._live_waiters = self._live_waiters, []
-            for d in waiters:
-                d.callback(self)
+            live, self._live_waiters = self._live_waiters, []
+            for waiter in live:
+                waiter.callback(self)
 
-    def _connection_lost(self, protocol: Any) -> None:
+    def _connection_lost(self, protocol: object) -> None:
         if protocol is self._subscriber:
             self._subscriber = None
         elif protocol is self._publisher:

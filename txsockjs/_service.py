@@ -1,41 +1,45 @@
 # -*- test-case-name: tests.test_tap -*-
 """
-The service C{twistd sockjs} runs, and the graceful shutdown it shares with
-the C{sockjs:} endpoint: close every session with
-C{c[1001,"Server shutting down"]} and give the clients time to get it.
+The service C{twistd sockjs} runs: the site on its ports (the site starts
+and stops the application factories) and the message bus, with a graceful
+shutdown (drain, then close every session with
+C{c[1001,"Server shutting down"]}).
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, List, Mapping, Optional, Tuple, Union
 
 from twisted.application import service
 from twisted.application.internet import StreamServerEndpointService
 from twisted.internet import defer
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import (
+    IListeningPort,
     IProtocolFactory,
     IReactorTime,
     IStreamServerEndpoint,
 )
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.web import server
 from zope.interface import implementer
 
-__all__ = [
-    "SockJSService",
-    "close_sessions",
-    "unclosed_sessions",
-    "SHUTDOWN_CODE",
-    "SHUTDOWN_REASON",
-]
+from ._reactor import default_reactor
+from ._busapi import IMessageBus
+from ._shutdown import (
+    SHUTDOWN_CODE,
+    SHUTDOWN_REASON,
+    SessionHolder,
+    close_sessions,
+    unclosed_sessions,
+)
+from .bus import MemoryBus
+from .health import Drain, Health
+
+__all__ = ["SockJSService"]
 
 _log = Logger()
-
-SHUTDOWN_CODE = 1001
-SHUTDOWN_REASON = "Server shutting down"
-
-
 
 
 @implementer(IStreamServerEndpoint)
@@ -51,30 +55,32 @@ class _RecordingEndpoint:
         self._name = name
         self._owner = owner
 
-    def listen(self, factory: IProtocolFactory) -> defer.Deferred:
+    def listen(self, factory: IProtocolFactory) -> defer.Deferred[IListeningPort]:
         d = self._endpoint.listen(factory)
 
-        def record(port: Any) -> Any:
+        def record(port: IListeningPort) -> IListeningPort:
             self._owner.ports.append(port)
             return port
 
-        def failed(reason: Any) -> None:
+        def failed(reason: Failure) -> None:
             if reason.check(defer.CancelledError):
                 return None
             self._owner._listen_failed(self._name, reason)
             return None
 
-        return d.addCallbacks(record, failed)
+        # A failure becomes None (recorded, not logged again): Twisted's
+        # StreamServerEndpointService stops no port for it.
+        return d.addCallbacks(record, failed)  # type: ignore[arg-type]
 
 
 class SockJSService(service.MultiService):
     """
     Serves a twisted.web site holding SockJS endpoints on any number of
-    endpoints, and closes every session cleanly when stopped.
+    endpoints, and closes every session cleanly when stopped: the clients
+    get the close frame before the ports stop listening, then the site
+    (a L{txsockjs.SockJSSite}) stops the application factories.
 
     @ivar resources: C{{"/prefix": SockJSResource}}.
-    @ivar factories: the application factories served, started and stopped
-        with the service.
     @ivar site: the C{twisted.web.server.Site}.
     @ivar ports: the listening ports, once listening.
     """
@@ -87,27 +93,23 @@ class SockJSService(service.MultiService):
     def __init__(
         self,
         site: server.Site,
-        resources: Dict[str, Any],
-        factories: Sequence[IProtocolFactory] = (),
+        resources: Mapping[str, SessionHolder],
+        *,
         shutdown_timeout: float = 3.0,
         reactor: Optional[IReactorTime] = None,
-        bus: Any = None,
-        health: Any = None,
+        bus: Optional[IMessageBus] = None,
+        health: Optional[Health] = None,
         drain_timeout: float = 0.0,
     ) -> None:
-        super().__init__()
+        service.MultiService.__init__(self)
         if reactor is None:
-            from twisted.internet import reactor as _reactor
-
-            reactor = _reactor  # type: ignore[assignment]
-        from .bus import MemoryBus
-        from .health import Drain, Health
+            reactor = default_reactor()
 
         #: the L{txsockjs.bus.IMessageBus} shared with other processes
         self.bus = bus if bus is not None else MemoryBus()
         if service.IService.providedBy(self.bus):
             # first child: stopped last, once the sessions are closed
-            self.bus.setServiceParent(self)
+            service.IService(self.bus).setServiceParent(self)
         #: a L{txsockjs.health.Drain}, when stopping drains first (there is a
         #: health resource, or a drain timeout)
         self.drainer: Optional[Drain] = None
@@ -121,23 +123,23 @@ class SockJSService(service.MultiService):
             )
         self.site = site
         self.resources = dict(resources)
-        self.factories = list(factories)
         self.shutdown_timeout = shutdown_timeout
-        self.ports: List[Any] = []
-        self.listen_failures: List[Tuple[str, Any]] = []
+        self.ports: List[IListeningPort] = []
+        self.listen_failures: List[Tuple[str, Failure]] = []
         self._reactor = reactor
         self._starting = False
 
-    def listen(self, endpoint: Any) -> service.IService:
+    def listen(self, endpoint: Union[str, IStreamServerEndpoint]) -> service.IService:
         """
         Also listen on C{endpoint}, an C{IStreamServerEndpoint} or an
         endpoint description string.
         """
-        name = endpoint if isinstance(endpoint, str) else repr(endpoint)
         if isinstance(endpoint, str):
-            endpoint = serverFromString(self._reactor, endpoint)
+            name, where = endpoint, serverFromString(self._reactor, endpoint)
+        else:
+            name, where = repr(endpoint), endpoint
         child = StreamServerEndpointService(
-            _RecordingEndpoint(endpoint, name, self), self.site
+            _RecordingEndpoint(where, name, self), self.site
         )
         child.setServiceParent(self)
         return child
@@ -149,7 +151,7 @@ class SockJSService(service.MultiService):
         """
         self._starting = True
         try:
-            super().privilegedStartService()
+            service.MultiService.privilegedStartService(self)
         finally:
             self._starting = False
         if self.listen_failures:
@@ -158,12 +160,7 @@ class SockJSService(service.MultiService):
                 f"twistd sockjs: cannot listen on {name}: {reason.getErrorMessage()}"
             )
 
-    def startService(self) -> None:
-        for factory in self.factories:
-            factory.doStart()
-        super().startService()
-
-    def _listen_failed(self, name: str, reason: Any) -> None:
+    def _listen_failed(self, name: str, reason: Failure) -> None:
         self.listen_failures.append((name, reason))
         if not self._starting:
             # it failed later: serving on fewer ports than asked is an error
@@ -176,27 +173,24 @@ class SockJSService(service.MultiService):
             if stop is not None and getattr(self._reactor, "running", False):
                 stop()
 
-    def stopService(self) -> defer.Deferred:
-        d = self.drainer.drain() if self.drainer is not None else self.close_sessions()
-        d.addBoth(lambda _: super(SockJSService, self).stopService())
-        d.addBoth(self._stop_factories)
+    def stopService(self) -> defer.Deferred[object]:
+        d: defer.Deferred[Any] = (
+            self.drainer.drain() if self.drainer is not None else self.close_sessions()
+        )
+        # the ports stop listening, and the site stops the factories
+        d.addBoth(self._stop_children)
         d.addBoth(self._close_bus)
         return d
 
-    def _close_bus(self, result: Any) -> Any:
+    def _stop_children(self, _: object) -> object:
+        return service.MultiService.stopService(self)
+
+    def _close_bus(self, result: object) -> object:
         if service.IService.providedBy(self.bus):
             return result  # stopped with the other children
         d = defer.maybeDeferred(self.bus.close)
         d.addErrback(lambda f: _log.failure("Closing the bus failed", f))
         return d.addCallback(lambda _: result)
-
-    def _stop_factories(self, result: Any) -> Any:
-        for factory in self.factories:
-            try:
-                factory.doStop()
-            except Exception:
-                _log.failure("Factory {factory!r} failed to stop", factory=factory)
-        return result
 
     def open_sessions(self) -> List[Any]:
         """
@@ -206,7 +200,7 @@ class SockJSService(service.MultiService):
 
     def close_sessions(
         self, code: int = SHUTDOWN_CODE, reason: str = SHUTDOWN_REASON
-    ) -> defer.Deferred:
+    ) -> defer.Deferred[None]:
         """
         Close every session of every endpoint; see L{close_sessions}.
         """
@@ -219,69 +213,3 @@ class SockJSService(service.MultiService):
             poll_interval=self.poll_interval,
             drain_delay=self.drain_delay,
         )
-
-
-def unclosed_sessions(resources: Iterable[Any]) -> List[Any]:
-    """
-    The sessions of C{resources} (L{txsockjs.SockJSResource}s), HTTP and
-    websocket, that have not sent their close frame yet.
-    """
-    from .session import SessionState
-
-    return [
-        session
-        for resource in resources
-        for session in (
-            *resource.sessions,
-            *getattr(resource, "websocket_sessions", ()),
-        )
-        if session.state is not SessionState.CLOSED
-    ]
-
-
-def close_sessions(
-    resources: Iterable[Any],
-    clock: IReactorTime,
-    timeout: float = 3.0,
-    code: int = SHUTDOWN_CODE,
-    reason: str = SHUTDOWN_REASON,
-    poll_interval: float = 0.02,
-    drain_delay: float = 0.1,
-) -> defer.Deferred:
-    """
-    Close every session of C{resources} with C{c[code,"reason"]}.
-
-    The Deferred fires once every session has handed its close frame to a
-    receiver (a polling client must come back for it), and the transports
-    had C{drain_delay} seconds to write it out; or after C{timeout} seconds,
-    whichever comes first. It never fails.
-    """
-    resources = list(resources)
-    for resource in resources:
-        try:
-            resource.close_all(code, reason)
-        except Exception:
-            _log.failure("Closing the sessions of {resource!r} failed", resource=resource)
-    deadline = clock.seconds() + timeout
-    done = defer.Deferred()
-
-    def check() -> None:
-        try:
-            remaining = unclosed_sessions(resources)
-        except Exception:
-            _log.failure("Listing the sessions failed")
-            remaining = []
-        now = clock.seconds()
-        if remaining and now < deadline:
-            clock.callLater(poll_interval, check)
-            return
-        if remaining:
-            _log.warn(
-                "{count} sessions still had their close frame pending after {timeout} s",
-                count=len(remaining),
-                timeout=timeout,
-            )
-        clock.callLater(min(drain_delay, max(0.0, deadline - now)), done.callback, None)
-
-    check()
-    return done

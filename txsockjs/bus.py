@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import inspect
 from functools import partial
-from typing import Any, Optional, Tuple
+from typing import Optional, Tuple
 from urllib.parse import urlsplit
 
 from twisted.internet import defer
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
 from zope.interface import implementer
 
 from ._busapi import (
@@ -51,25 +53,25 @@ class MemoryBus:
     def __init__(self) -> None:
         self._subs = Subscriptions()
 
-    def when_ready(self) -> defer.Deferred:
+    def when_ready(self) -> Deferred[object]:
         return defer.succeed(self)
 
-    def publish(self, channel: str, message: str) -> defer.Deferred:
+    def publish(self, channel: str, message: str) -> Deferred[bool]:
         if type(message) is not str:
             raise TypeError("bus messages are str")
         self._subs.deliver(channel, message)
         return defer.succeed(True)
 
-    def subscribe(self, channel: str, callback: Callback) -> defer.Deferred:
+    def subscribe(self, channel: str, callback: Callback) -> Deferred[ISubscription]:
         subscription = Subscription(channel, callback)
         self._subs.add(subscription)
         return defer.succeed(subscription)
 
-    def unsubscribe(self, subscription: ISubscription) -> defer.Deferred:
-        self._subs.remove(subscription)  # type: ignore[arg-type]
+    def unsubscribe(self, subscription: ISubscription) -> Deferred[None]:
+        self._subs.remove(subscription)
         return defer.succeed(None)
 
-    def close(self) -> defer.Deferred:
+    def close(self) -> Deferred[None]:
         self._subs.clear()
         return defer.succeed(None)
 
@@ -96,10 +98,13 @@ def parse_broker(url: Optional[str]) -> Optional[Tuple[str, int, int, Optional[s
     return (parts.hostname or "127.0.0.1", port, int(path or 0), parts.password)
 
 
-def bus_from_url(url: Optional[str], reactor: Any = None) -> IMessageBus:
+def bus_from_url(url: Optional[str], reactor: Optional[IReactorTime] = None) -> IMessageBus:
     """
     The bus a C{--broker} URL names (see L{parse_broker}): a L{MemoryBus}, or
     a L{txsockjs._redisbus.RedisBus}, a service not started yet.
+
+    @param reactor: what a Redis bus connects (C{IReactorTCP}) and
+        reconnects (C{IReactorTime}) with; the global reactor by default.
 
     @raise ValueError: with a one-line reason.
     """
@@ -112,7 +117,7 @@ def bus_from_url(url: Optional[str], reactor: Any = None) -> IMessageBus:
     return RedisBus.from_address(host, port, db=db, password=password, reactor=reactor)
 
 
-def bind_bus(obj: Any, bus: IMessageBus) -> Any:
+def bind_bus(obj: object, bus: IMessageBus) -> object:
     """
     C{obj} itself, or, when it is a callable taking a C{bus} argument (a
     handler function C{def factory(bus)}, a factory class whose constructor

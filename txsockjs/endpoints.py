@@ -9,7 +9,9 @@ description can listen over SockJS instead::
     sockjs:unix\\:/run/chat.sock:prefix=/chat
 
 Everything after C{sockjs:} describes the endpoint the HTTP server listens
-on, except these keywords, which configure the SockJS endpoint:
+on, except these keywords, which configure the SockJS endpoint (made from
+the table the C{twistd sockjs} flags come from, so both take the same
+values):
 
   - C{prefix}: where the endpoint is mounted (default C{/}, the root);
   - the fields of L{txsockjs.Options}, by name: C{heartbeat_delay},
@@ -19,12 +21,17 @@ on, except these keywords, which configure the SockJS endpoint:
     C{max_message_size}, C{streaming_write_timeout} (for these three
     limits C{0} or C{none} turns the limit off),
     C{origins} and C{disabled_transports} (comma-separated; write the
-    colons of C{host:port} patterns as C{\\:});
+    colons of C{host:port} patterns and origin URLs as C{\\:}),
+    C{check_origin} and C{websocket_factory} (dotted names);
+  - C{websocket_compression=yes}: accept permessage-deflate;
   - the HTTP limits C{max_body_size}, C{header_timeout}, C{idle_timeout},
     C{max_connections}, C{max_sessions} (C{0} or C{none} turns one off);
   - C{metrics_path}: serve Prometheus metrics there (e.g. C{/metrics});
   - C{shutdown_timeout}: seconds C{stopListening} waits for the clients to
     get the close frame (default 3).
+
+A bad value raises C{ValueError} naming the keyword and what was expected;
+an unknown keyword, one that names it and lists the valid ones.
 
 The factory given to C{listen} is served as is: each SockJS session builds
 one protocol. C{stopListening()} on the port closes every session with
@@ -35,7 +42,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple, cast
 
 from twisted.internet import defer
 from twisted.internet import endpoints as _twisted_endpoints
@@ -49,6 +56,9 @@ from twisted.internet.interfaces import (
 from twisted.web.server import Site
 from zope.interface import implementer
 
+from ._fields import FIELDS, Field, FieldError, build_options, parse_bool
+from ._reactor import default_reactor
+from ._shutdown import DEFAULT_SHUTDOWN_TIMEOUT
 from ._site import SockJSSite
 from .options import Options
 
@@ -58,82 +68,26 @@ __all__ = [
     "parseStreamServer",
 ]
 
-_TRUE = {"1", "yes", "true", "on"}
-_FALSE = {"0", "no", "false", "off"}
+#: the keywords the sockjs endpoint takes for itself, besides C{prefix}
+_KEYWORDS: Dict[str, Field] = {f.keyword: f for f in FIELDS if f.keyword is not None}
 
 
-def _bool(name: str, value: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise ValueError(f"sockjs endpoint: {name}={value!r} is not yes or no")
+def _parse(field: Field, text: str) -> object:
+    """
+    The value of a keyword: yes or no for a switch, comma-separated items
+    for a field that holds several.
 
-
-def _list(name: str, value: str) -> Tuple[str, ...]:
-    return tuple(item.strip() for item in value.split(",") if item.strip())
-
-
-def _number(kind: type):
-    def convert(name: str, value: str) -> Any:
+    @raise ValueError: naming the keyword, the value and what was expected.
+    """
+    texts = [text] if field.collect is None else [t for t in text.split(",") if t.strip()]
+    read = parse_bool if field.switch is not None else field.parse
+    items = []
+    for one in texts:
         try:
-            return kind(value)
-        except ValueError:
-            raise ValueError(
-                f"sockjs endpoint: {name}={value!r} is not a number"
-            ) from None
-
-    return convert
-
-
-def _number_or_none(kind: type):
-    # a limit that can be turned off: 0 (or "none") gives None
-    number = _number(kind)
-
-    def convert(name: str, value: str) -> Any:
-        if value.strip().lower() == "none":
-            return None
-        result = number(name, value)
-        return None if result == 0 else result
-
-    return convert
-
-
-def _text(name: str, value: str) -> str:
-    return value
-
-
-#: the keywords the sockjs endpoint takes for itself, and their parsers
-_KEYWORDS = {
-    "heartbeat_delay": _number(float),
-    "disconnect_delay": _number(float),
-    "response_limit": _number(int),
-    "websocket_write_timeout": _number_or_none(float),
-    "streaming_write_timeout": _number_or_none(float),
-    "max_message_size": _number_or_none(int),
-    "websocket": _bool,
-    "raw_websocket": _bool,
-    "jsessionid": _bool,
-    "sockjs_url": _text,
-    "encoding": _text,
-    "max_queue_size": _number(int),
-    "origins": _list,
-    "disabled_transports": lambda name, value: frozenset(_list(name, value)),
-}
-
-
-_KEYWORDS.update(
-    {
-        "max_body_size": _number_or_none(int),
-        "header_timeout": _number_or_none(float),
-        "idle_timeout": _number_or_none(float),
-        "max_connections": _number_or_none(int),
-        "max_sessions": _number_or_none(int),
-        # Prometheus metrics served at this path (txsockjs.metrics)
-        "metrics_path": _text,
-    }
-)
+            items.append(read(one))
+        except FieldError as e:
+            raise ValueError(f"sockjs endpoint: {field.keyword}={one!r}: {e}") from None
+    return items[0] if field.collect is None else field.collect(items)
 
 
 @implementer(IListeningPort)
@@ -167,13 +121,13 @@ class SockJSListeningPort:
     def startListening(self) -> Any:
         return self.port.startListening()
 
-    def stopListening(self) -> defer.Deferred:
+    def stopListening(self) -> defer.Deferred[None]:
         """
         Close every session with C{c[1001,"Server shutting down"]}, give the
         clients up to C{shutdown_timeout} seconds to get it, then stop
         listening.
         """
-        from ._service import close_sessions
+        from ._shutdown import close_sessions
 
         d = close_sessions([self.resource], self._clock, self._shutdown_timeout)
         d.addCallback(lambda _: self.port.stopListening())
@@ -208,9 +162,7 @@ class SockJSServerEndpoint:
             clients to get the close frame.
         """
         if reactor is None:
-            from twisted.internet import reactor as _reactor
-
-            reactor = _reactor
+            reactor = default_reactor()
         self.endpoint = endpoint
         self.segments = tuple(s for s in prefix.split("/") if s)
         self.options = options if options is not None else Options()
@@ -221,7 +173,7 @@ class SockJSServerEndpoint:
     def prefix(self) -> str:
         return "/" + "/".join(self.segments)
 
-    def listen(self, protocolFactory: IProtocolFactory) -> defer.Deferred:
+    def listen(self, protocolFactory: IProtocolFactory) -> defer.Deferred[IListeningPort]:
         from txsockjs import SockJSResource
 
         resource = SockJSResource(protocolFactory, self.options, reactor=self._reactor)
@@ -229,9 +181,12 @@ class SockJSServerEndpoint:
 
         root = build_root([(self.segments, resource)])
         site = SockJSSite(
-            root, self.options, factories=[protocolFactory], reactor=self._reactor
+            root,
+            self.options,
+            factories=[protocolFactory],
+            endpoints={self.prefix: resource},
+            reactor=self._reactor,
         )
-        site.endpoints[self.prefix] = resource
         d = self.endpoint.listen(site)
 
         def wrap(port: IListeningPort) -> SockJSListeningPort:
@@ -260,15 +215,16 @@ def _valid_keywords(args: Tuple[str, ...]) -> List[str]:
     The keywords a C{sockjs:} description takes: its own, then those of the
     inner endpoint when Twisted's parser for it can be inspected.
     """
-    own = ["prefix", "shutdown_timeout", *_KEYWORDS]
+    own = ["prefix", *_KEYWORDS]
     kind = args[0].split(":", 1)[0] if args else ""
     parser = getattr(_twisted_endpoints, "_serverParsers", {}).get(kind.lower())
     inner: List[str] = []
     if parser is not None:
+        parameters: Iterable[inspect.Parameter]
         try:
             parameters = inspect.signature(parser).parameters.values()
         except (TypeError, ValueError):
-            parameters = []
+            parameters = ()
         inner = [
             p.name
             for p in parameters
@@ -278,7 +234,9 @@ def _valid_keywords(args: Tuple[str, ...]) -> List[str]:
     return own + inner
 
 
-def parseStreamServer(reactor: Any, *args: str, **kwargs: str) -> SockJSServerEndpoint:
+def parseStreamServer(
+    reactor: IReactorTime, *args: str, **kwargs: str
+) -> SockJSServerEndpoint:
     """
     The L{SockJSServerEndpoint} a C{sockjs:...} description names.
 
@@ -286,17 +244,19 @@ def parseStreamServer(reactor: Any, *args: str, **kwargs: str) -> SockJSServerEn
         describe where to listen.
     """
     prefix = kwargs.pop("prefix", "/")
-    shutdown_timeout = float(kwargs.pop("shutdown_timeout", 3.0))
-    fields: Dict[str, Any] = {}
-    for name in list(kwargs):
-        if name in _KEYWORDS:
-            fields[name] = _KEYWORDS[name](name, kwargs.pop(name))
+    values = {
+        _KEYWORDS[name].name: _parse(_KEYWORDS[name], kwargs.pop(name))
+        for name in list(kwargs)
+        if name in _KEYWORDS
+    }
+    # (a number: what the field's parser made)
+    shutdown_timeout = cast(float, values.pop("shutdown_timeout", DEFAULT_SHUTDOWN_TIMEOUT))
     if not args:
         raise ValueError(
             "sockjs endpoint: say where to listen, as in sockjs:tcp:8080:prefix=/chat"
         )
     try:
-        options = Options(**fields)
+        options = build_options(values)
     except (TypeError, ValueError) as e:
         raise ValueError(f"sockjs endpoint: {e}") from None
     description = _unparse(args, kwargs)

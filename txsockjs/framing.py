@@ -106,10 +106,10 @@ def _decode(payload: "bytes | str") -> object:
 def _strings(value: object) -> List[str]:
     if type(value) is not list:
         raise BrokenJSON()
-    for message in value:  # type: ignore[attr-defined]
+    for message in value:
         if type(message) is not str:
             raise BrokenJSON()
-    return value  # type: ignore[return-value]
+    return value
 
 
 def parse_messages(payload: "bytes | str") -> List[str]:

@@ -5,9 +5,10 @@ The HTTP headers SockJS responses carry: caching, CORS, JSESSIONID.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Callable, Union
 
 from twisted.web.http import datetimeToString
+from twisted.web.iweb import IRequest
 
 __all__ = [
     "NO_CACHE",
@@ -26,7 +27,7 @@ _PUBLIC_A_YEAR = b"public, max-age=%d" % ONE_YEAR
 _PLAIN = b"text/plain; charset=UTF-8"
 
 
-def cors(request: Any, restricted: bool = False) -> None:
+def cors(request: IRequest, restricted: bool = False) -> None:
     """
     Let the requesting origin read the answer, with credentials.
 
@@ -47,17 +48,17 @@ def cors(request: Any, restricted: bool = False) -> None:
         setHeader(b"access-control-allow-headers", [wanted])
 
 
-def no_cache(request: Any) -> None:
+def no_cache(request: IRequest) -> None:
     request.responseHeaders.setRawHeaders(b"cache-control", [NO_CACHE])
 
 
-def cache_for_a_year(request: Any) -> None:
+def cache_for_a_year(request: IRequest) -> None:
     headers = request.responseHeaders
     headers.setRawHeaders(b"cache-control", [_PUBLIC_A_YEAR])
     headers.setRawHeaders(b"expires", [datetimeToString(time.time() + ONE_YEAR)])
 
 
-def preflight(request: Any, methods: bytes, restricted: bool = False) -> bytes:
+def preflight(request: IRequest, methods: bytes, restricted: bool = False) -> bytes:
     """
     Answer a CORS preflight (C{OPTIONS}) allowing C{methods}.
     """
@@ -67,27 +68,31 @@ def preflight(request: Any, methods: bytes, restricted: bool = False) -> bytes:
     headers = request.responseHeaders
     headers.setRawHeaders(b"access-control-allow-methods", [methods])
     headers.setRawHeaders(b"access-control-max-age", [b"%d" % ONE_YEAR])
-    request.defaultContentType = None
+    # twisted.web's Request (not IRequest) would add "text/html"
+    request.defaultContentType = None  # type: ignore[attr-defined]
     return b""
 
 
-def set_jsessionid(request: Any, option: Any) -> None:
+def set_jsessionid(
+    request: IRequest, option: Union[None, bool, Callable[[IRequest], object]]
+) -> None:
     """
     Set the JSESSIONID cookie as C{Options.jsessionid} says.
     """
     if not option:
         return
-    if callable(option) and option is not True:
+    if callable(option):
         option(request)
         return
     # Written by hand: addCookie says "Path=/", and the reference test
     # suite (like sockjs-node) wants exactly "JSESSIONID=<value>; path=/".
     value = request.getCookie(b"JSESSIONID") or b""
     value = b" ".join(value.replace(b";", b" ").split()) or b"dummy"
-    request.cookies.append(b"JSESSIONID=" + value + b"; path=/")
+    # http.Request's list of Set-Cookie values; IRequest does not declare it
+    request.cookies.append(b"JSESSIONID=" + value + b"; path=/")  # type: ignore[attr-defined]
 
 
-def error(request: Any, code: int, message: bytes) -> bytes:
+def error(request: IRequest, code: int, message: bytes) -> bytes:
     """
     A plain-text error answer.
     """

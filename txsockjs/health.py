@@ -15,20 +15,37 @@ L{Drain} is the state machine a stopping process goes through::
 The C{timeout} is the time the balancer needs to notice the 404 (its check
 interval times the failures it waits for, plus margin): until then new
 sessions may still arrive, and are served.
+
+L{close_sessions} is the CLOSING step alone, for a program of your own::
+
+    reactor.addSystemEventTrigger(
+        "before", "shutdown", close_sessions, [resource], reactor, 3.0)
 """
 
 from __future__ import annotations
 
 import enum
-from typing import Any, Iterable, List, Optional
+from typing import Dict, Iterable, List, Optional
 
 from twisted.application import service
 from twisted.internet import defer
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
+from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
 
-__all__ = ["Health", "Drain", "DrainState"]
+from ._busapi import IMessageBus
+from ._reactor import default_reactor
+from ._shutdown import (
+    DEFAULT_SHUTDOWN_TIMEOUT,
+    SHUTDOWN_CODE,
+    SHUTDOWN_REASON,
+    SessionHolder,
+    close_sessions,
+)
+from .resource import SockJSResource
+
+__all__ = ["Health", "Drain", "DrainState", "close_sessions"]
 
 _log = Logger()
 
@@ -57,10 +74,12 @@ class Health(Resource):
 
     isLeaf = True
 
-    def __init__(self, resources: Iterable[Any] = (), bus: Any = None) -> None:
-        super().__init__()
+    def __init__(
+        self, resources: Iterable[SockJSResource] = (), bus: Optional[IMessageBus] = None
+    ) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
         self.draining = False
-        self.resources: List[Any] = list(resources)
+        self.resources: List[SockJSResource] = list(resources)
         self.bus = bus
         self._started = False
 
@@ -73,7 +92,7 @@ class Health(Resource):
             self._started = self.bus is None or bool(getattr(self.bus, "ready", True))
         return self._started
 
-    def render_GET(self, request: Any) -> bytes:
+    def render_GET(self, request: IRequest) -> bytes:
         request.setHeader(b"content-type", b"text/plain; charset=UTF-8")
         request.setHeader(b"cache-control", b"no-store")
         if self.draining:
@@ -86,7 +105,7 @@ class Health(Resource):
             lines = ["serving"]
         if self.bus is not None:
             lines.append("bus up" if getattr(self.bus, "ready", True) else "bus down")
-        counts: dict = {}
+        counts: Dict[str, int] = {}
         for resource in self.resources:
             for session in resource.open_sessions():
                 counts[session.transport_name] = counts.get(session.transport_name, 0) + 1
@@ -113,25 +132,25 @@ class Drain(service.Service):
     def __init__(
         self,
         health: Health,
-        resources: Iterable[Any],
+        resources: Iterable[SessionHolder],
         timeout: float = 0.0,
         clock: Optional[IReactorTime] = None,
-        close_timeout: float = 3.0,
+        close_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
     ) -> None:
         if clock is None:
-            from twisted.internet import reactor as clock  # type: ignore[no-redef]
+            clock = default_reactor()
         if timeout < 0:
             raise ValueError("timeout: seconds, 0 or more")
         self.health = health
-        self.resources: List[Any] = list(resources)
+        self.resources: List[SessionHolder] = list(resources)
         self.timeout = timeout
         self.close_timeout = close_timeout
         self.state = DrainState.SERVING
         self._clock = clock
-        self._done: Optional[defer.Deferred] = None
-        self._timer: Any = None
+        self._done: Optional[defer.Deferred[None]] = None
+        self._timer: Optional[IDelayedCall] = None
 
-    def drain(self) -> defer.Deferred:
+    def drain(self) -> defer.Deferred[None]:
         """
         Start draining (again: no effect); fires when every session is
         closed. It never fails.
@@ -145,11 +164,16 @@ class Drain(service.Service):
                 t=self.timeout,
             )
             self._timer = self._clock.callLater(self.timeout, self._close)
-        result: defer.Deferred = defer.Deferred()
-        self._done.addBoth(lambda r: (result.callback(None), r)[1])
+        result: defer.Deferred[None] = defer.Deferred()
+
+        def tell(outcome: object) -> object:
+            result.callback(None)
+            return outcome
+
+        self._done.addBoth(tell)
         return result
 
-    def close_now(self) -> defer.Deferred:
+    def close_now(self) -> defer.Deferred[None]:
         """
         Skip the rest of the wait: close the sessions at once.
         """
@@ -160,21 +184,19 @@ class Drain(service.Service):
         return d
 
     def _close(self) -> None:
-        from .tap import SHUTDOWN_CODE, SHUTDOWN_REASON, close_sessions
-
         self._timer = None
         self.state = DrainState.CLOSING
         d = close_sessions(
             self.resources, self._clock, self.close_timeout, SHUTDOWN_CODE, SHUTDOWN_REASON
         )
 
-        def done(_: Any) -> None:
+        def done(_: object) -> None:
             self.state = DrainState.DONE
             assert self._done is not None
             self._done.callback(None)
 
         d.addBoth(done)
 
-    def stopService(self) -> defer.Deferred:
-        super().stopService()
+    def stopService(self) -> defer.Deferred[None]:
+        super().stopService()  # type: ignore[no-untyped-call]
         return self.drain()

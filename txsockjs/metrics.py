@@ -14,18 +14,22 @@ L{MetricsResource} in your own tree. To add them to a registry of your own
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Union
+from typing import Callable, Dict, Iterable, Iterator, Mapping, Optional, Protocol, Union
 
 try:
     from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
     from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+    from prometheus_client.metrics_core import Metric
     from prometheus_client.registry import CollectorRegistry
 except ImportError as e:  # pragma: no cover - depends on the installation
     raise ImportError(
         "txsockjs metrics need prometheus_client: pip install 'txsockjs[metrics]'"
     ) from e
 
+from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
+
+from ._counters import EndpointCounters
 
 __all__ = ["SockJSCollector", "MetricsResource", "METRIC_NAMES"]
 
@@ -62,7 +66,39 @@ _ERRORS = (
     ("broken_json", "broken_json"),
 )
 
-Endpoints = Union[Mapping[str, Any], Callable[[], Mapping[str, Any]]]
+
+class _Hub(Protocol):
+    @property
+    def counters(self) -> EndpointCounters: ...
+
+
+class _OpenSession(Protocol):
+    @property
+    def transport_name(self) -> str: ...
+
+
+class _Endpoint(Protocol):
+    """
+    What the collector reads from a L{txsockjs.SockJSResource}.
+    """
+
+    @property
+    def hub(self) -> _Hub: ...
+
+    def open_sessions(self) -> Iterable[_OpenSession]: ...
+
+
+class _Site(Protocol):
+    """
+    What the collector reads from a L{txsockjs.SockJSSite}: its endpoints
+    (its connection figures are read when it has them).
+    """
+
+    @property
+    def endpoints(self) -> Mapping[str, _Endpoint]: ...
+
+
+Endpoints = Union[Mapping[str, _Endpoint], Callable[[], Mapping[str, _Endpoint]]]
 
 
 class SockJSCollector:
@@ -77,15 +113,15 @@ class SockJSCollector:
         exported too.
     """
 
-    def __init__(self, endpoints: Endpoints, site: Optional[Any] = None) -> None:
+    def __init__(self, endpoints: Endpoints, site: Optional[_Site] = None) -> None:
         self._endpoints = endpoints
         self._site = site
 
-    def _current(self) -> Mapping[str, Any]:
+    def _current(self) -> Mapping[str, _Endpoint]:
         endpoints = self._endpoints
         return endpoints() if callable(endpoints) else endpoints
 
-    def collect(self) -> Iterator[Any]:
+    def collect(self) -> Iterator[Metric]:
         endpoints = self._current()
         e = ["endpoint"]
         open_ = GaugeMetricFamily(
@@ -199,7 +235,7 @@ class MetricsResource(Resource):
 
     isLeaf = True
 
-    def __init__(self, site: Optional[Any] = None, endpoints: Optional[Endpoints] = None) -> None:
+    def __init__(self, site: Optional[_Site] = None, endpoints: Optional[Endpoints] = None) -> None:
         Resource.__init__(self)
         if endpoints is None:
             if site is None:
@@ -208,7 +244,7 @@ class MetricsResource(Resource):
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(SockJSCollector(endpoints, site))
 
-    def render_GET(self, request: Any) -> bytes:
+    def render_GET(self, request: IRequest) -> bytes:
         request.setHeader(b"content-type", CONTENT_TYPE_LATEST.encode("ascii"))
         request.setHeader(b"cache-control", b"no-store")
         return generate_latest(self.registry)

@@ -28,13 +28,15 @@ C{"my%20chat"} on the wire).
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Type, Union
 
 from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import (
+    IAddress,
     IConsumer,
+    IProducer,
+    IProtocol,
     IProtocolFactory,
-    IPushProducer,
     IReactorTime,
     ITransport,
 )
@@ -44,6 +46,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from ._handlers import simple_factory
+from ._reactor import default_reactor
 
 __all__ = [
     "MultiplexFactory",
@@ -94,7 +97,7 @@ def _encode(text: str, encoding: str) -> bytes:
         return text.encode(encoding, "replace")
 
 
-def _as_factory(obj: Any, topic: str) -> IProtocolFactory:
+def _as_factory(obj: object, topic: str) -> IProtocolFactory:
     factory = simple_factory(obj)
     if factory is None:
         raise TypeError(
@@ -114,7 +117,7 @@ class MultiplexFactory(Factory):
 
     def __init__(
         self,
-        channels: Mapping[str, Any],
+        channels: Mapping[str, Union[IProtocolFactory, Type[IProtocol]]],
         reactor: Optional[IReactorTime] = None,
         encoding: str = "utf-8",
     ) -> None:
@@ -132,13 +135,11 @@ class MultiplexFactory(Factory):
                 raise TypeError(f"channel names are non-empty str, not {name!r}")
             self.channels[js_escape(name)] = _as_factory(factory, name)
         if reactor is None:
-            from twisted.internet import reactor as _reactor
-
-            reactor = _reactor  # type: ignore[assignment]
+            reactor = default_reactor()
         self.reactor = reactor
         self.encoding = encoding
 
-    def buildProtocol(self, addr: Any) -> "MultiplexProtocol":
+    def buildProtocol(self, addr: Optional[IAddress]) -> "MultiplexProtocol":
         protocol = MultiplexProtocol(self, addr)
         return protocol
 
@@ -162,7 +163,7 @@ class MultiplexProtocol(Protocol):
     @ivar channels: C{{topic: ChannelTransport}} of the open channels.
     """
 
-    def __init__(self, factory: MultiplexFactory, addr: Any = None) -> None:
+    def __init__(self, factory: MultiplexFactory, addr: Optional[IAddress] = None) -> None:
         self.factory = factory
         self.addr = addr
         self.channels: Dict[str, ChannelTransport] = {}
@@ -248,22 +249,25 @@ class ChannelTransport:
     @ivar session: the session's transport (a L{txsockjs.session.Session}).
     """
 
-    def __init__(self, multiplexer: MultiplexProtocol, topic: str, protocol: Any) -> None:
+    def __init__(self, multiplexer: MultiplexProtocol, topic: str, protocol: IProtocol) -> None:
         self.multiplexer = multiplexer
         self.topic = topic
-        self.protocol = protocol
+        # None once the channel is lost (and not connected any more)
+        self.protocol: Optional[IProtocol] = protocol
         self.connected = True
         self.disconnecting = False
         self.disconnected = False
-        self.producer: Optional[IPushProducer] = None
-        self._receives_text = callable(getattr(protocol, "messageReceived", None))
+        self.producer: Optional[IProducer] = None
+        # an IMessageProtocol's messageReceived: it gets the text itself
+        on_text = getattr(protocol, "messageReceived", None)
+        self._on_text: Optional[Callable[[str], object]] = on_text if callable(on_text) else None
         self._encoding = multiplexer.factory.encoding
 
     def __repr__(self) -> str:
         return f"<ChannelTransport {self.topic!r}>"
 
     @property
-    def session(self) -> Any:
+    def session(self) -> Optional[ITransport]:
         return self.multiplexer.transport
 
     # -- ITransport ----------------------------------------------------------
@@ -284,7 +288,7 @@ class ChannelTransport:
         if self.connected and not self.disconnecting:
             self.send(data.decode(self._encoding, "replace"))
 
-    def writeSequence(self, data: List[bytes]) -> None:
+    def writeSequence(self, data: Iterable[bytes]) -> None:
         self.write(b"".join(data))
 
     def loseConnection(self) -> None:
@@ -303,13 +307,17 @@ class ChannelTransport:
 
     abortConnection = loseConnection
 
-    def getPeer(self) -> Any:
-        return self.session.getPeer()
+    def getPeer(self) -> IAddress:
+        session = self.session
+        assert session is not None, "the session's protocol is not connected"
+        return session.getPeer()
 
-    def getHost(self) -> Any:
-        return self.session.getHost()
+    def getHost(self) -> IAddress:
+        session = self.session
+        assert session is not None, "the session's protocol is not connected"
+        return session.getHost()
 
-    def registerProducer(self, producer: Any, streaming: bool) -> None:
+    def registerProducer(self, producer: IProducer, streaming: bool) -> None:
         self.producer = producer
 
     def unregisterProducer(self) -> None:
@@ -318,13 +326,15 @@ class ChannelTransport:
     # -- from the multiplexer ------------------------------------------------
 
     def _deliver(self, payload: str) -> None:
-        if not self.connected or self.disconnecting:
+        protocol = self.protocol
+        if protocol is None or self.disconnecting:  # None: not connected
             return
         try:
-            if self._receives_text:
-                self.protocol.messageReceived(payload)
+            on_text = self._on_text
+            if on_text is not None:
+                on_text(payload)
             else:
-                self.protocol.dataReceived(_encode(payload, self._encoding))
+                protocol.dataReceived(_encode(payload, self._encoding))
         except Exception:
             _log.failure(
                 "Channel {topic!r}: {protocol!r} failed on a message",
@@ -347,6 +357,9 @@ class ChannelTransport:
             except Exception:
                 _log.failure("Channel {topic!r}: producer failed to stop", topic=self.topic)
         protocol, self.protocol = self.protocol, None
+        self._on_text = None
+        if protocol is None:
+            return
         try:
             protocol.connectionLost(reason)
         except Exception:

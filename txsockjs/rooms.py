@@ -28,14 +28,15 @@ version or malformed is logged and dropped.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Dict, List, Optional, Set, Tuple
 
 from twisted.internet import defer
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from .broadcast import broadcast
 from .bus import IMessageBus, ISubscription, MemoryBus
-from .session import SessionState
+from .session import Session, SessionState
 
 __all__ = ["Rooms", "encode_room_message", "decode_room_message"]
 
@@ -92,16 +93,16 @@ class Rooms:
         self.bus: IMessageBus = bus if bus is not None else MemoryBus()
         self.channel = namespace
         self.ready = False
-        self._rooms: Dict[str, Dict[Any, None]] = {}  # room -> ordered set of members
-        self._joined: Dict[Any, Set[str]] = {}
+        self._rooms: Dict[str, Dict[Session, None]] = {}  # room -> ordered set of members
+        self._joined: Dict[Session, Set[str]] = {}
         self._subscription: Optional[ISubscription] = None
-        self._waiters: List[defer.Deferred] = []
+        self._waiters: List[Deferred[None]] = []
         self._closed = False
         d = self.bus.subscribe(self.channel, self._received)
         d.addCallback(self._subscribed)
         d.addErrback(lambda f: _log.failure("Rooms {channel!r}: subscribing failed", f, channel=self.channel))
 
-    def _subscribed(self, subscription: ISubscription) -> Any:
+    def _subscribed(self, subscription: ISubscription) -> Deferred[None]:
         if self._closed:
             return self.bus.unsubscribe(subscription)
         self._subscription = subscription
@@ -109,7 +110,7 @@ class Rooms:
         d = defer.maybeDeferred(when_ready) if when_ready is not None else defer.succeed(None)
         return d.addCallback(self._live)
 
-    def _live(self, _: Any) -> None:
+    def _live(self, _: object) -> None:
         if self._closed:
             return
         self.ready = True
@@ -117,17 +118,17 @@ class Rooms:
         for d in waiters:
             d.callback(None)
 
-    def when_ready(self) -> defer.Deferred:
+    def when_ready(self) -> Deferred[None]:
         """
         Fires once the subscription is live (at once if it is).
         """
         if self.ready:
             return defer.succeed(None)
-        d: defer.Deferred = defer.Deferred()
+        d: Deferred[None] = Deferred()
         self._waiters.append(d)
         return d
 
-    def join(self, room: str, session: Any) -> defer.Deferred:
+    def join(self, room: str, session: Session) -> Deferred[None]:
         """
         Add C{session} to C{room}. Fires once the room's messages from any
         process reach it: at once when the subscription is live (it is made
@@ -137,7 +138,7 @@ class Rooms:
         self._joined.setdefault(session, set()).add(room)
         return self.when_ready()
 
-    def leave(self, room: str, session: Any) -> None:
+    def leave(self, room: str, session: Session) -> None:
         """
         Take C{session} out of C{room}.
         """
@@ -153,23 +154,23 @@ class Rooms:
         if not members:
             del self._rooms[room]
 
-    def leave_all(self, session: Any) -> None:
+    def leave_all(self, session: Session) -> None:
         """
         Take C{session} out of every room (call it from C{connectionLost}).
         """
         for room in list(self._joined.get(session, ())):
             self.leave(room, session)
 
-    def members(self, room: str) -> List[Any]:
+    def members(self, room: str) -> List[Session]:
         """
         This process's open members of C{room}.
         """
         return [s for s in self._rooms.get(room, ()) if s.state is SessionState.OPEN]
 
-    def rooms_of(self, session: Any) -> Set[str]:
+    def rooms_of(self, session: Session) -> Set[str]:
         return set(self._joined.get(session, ()))
 
-    def publish(self, room: str, message: str) -> defer.Deferred:
+    def publish(self, room: str, message: str) -> Deferred[bool]:
         """
         Send C{message} to every member of C{room} in every process; see
         L{IMessageBus.publish} for what the Deferred says.
@@ -184,7 +185,7 @@ class Rooms:
         """
         self._deliver(room, message)
 
-    def close(self) -> defer.Deferred:
+    def close(self) -> Deferred[None]:
         """
         Drop the subscription (the members stay; nothing reaches them from
         the bus any more).

@@ -166,7 +166,7 @@ def main(argv: Optional[list] = None) -> None:
     from twisted.internet import reactor
     from twisted.internet.error import CannotListenError
 
-    from txsockjs.tap import close_sessions
+    from txsockjs.health import close_sessions
 
     root = make_root(reactor=reactor, sockjs_path=args.sockjs_js)
     site = Site(root)

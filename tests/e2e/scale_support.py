@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import queue
 import shutil
 import signal
@@ -100,7 +101,7 @@ class Cluster:
                  static: Optional[str] = None) -> None:
         self.run_dir = run_dir
         self.port = free_port()
-        self.env = dict(os.environ, SCALE_RUN=run_dir, DRAIN_TIMEOUT=str(drain_timeout),
+        self.env = dict(os.environ, PYTHON=sys.executable, SCALE_RUN=run_dir, DRAIN_TIMEOUT=str(drain_timeout),
                         HEARTBEAT=str(heartbeat))
         if static:
             # the harness page and the scripts it loads, beside the endpoints

@@ -13,11 +13,20 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-from typing import Any, List, Optional
+from types import FrameType
+from typing import Dict, List, Optional
 
 from twisted.internet import defer, stdio, task
-from twisted.internet.interfaces import IHalfCloseableProtocol
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import (
+    IHalfCloseableProtocol,
+    IReactorFromThreads,
+    IReactorTCP,
+    IReactorTime,
+)
+from twisted.internet.protocol import Protocol
 from twisted.protocols.basic import LineReceiver
+from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from ._connect import TRANSPORTS
@@ -26,6 +35,12 @@ from ._errors import SockJSCloseDone
 from ._session import ClientSession
 
 __all__ = ["main", "parse_args"]
+
+
+class _IReactor(IReactorTCP, IReactorTime, IReactorFromThreads):
+    """
+    What the command uses of the reactor C{task.react} runs it with.
+    """
 
 
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
@@ -73,11 +88,11 @@ class _Terminal(LineReceiver):
     delimiter = b"\n"
     MAX_LENGTH = 16 * 1024 * 1024
 
-    def __init__(self, session: ClientSession, linger: float, clock: Any) -> None:
+    def __init__(self, session: ClientSession, linger: float, clock: IReactorTime) -> None:
         self.session = session
         self.linger = linger
         self.clock = clock
-        self.done: defer.Deferred = defer.Deferred()
+        self.done: Deferred[None] = Deferred()
 
     def lineReceived(self, line: bytes) -> None:
         if line.endswith(b"\r"):
@@ -98,12 +113,12 @@ class _Terminal(LineReceiver):
     def writeConnectionLost(self) -> None:
         self.session.close()
 
-    def connectionLost(self, reason: Any = None) -> None:
+    def connectionLost(self, reason: Optional[Failure] = None) -> None:
         if not self.done.called:
             self.done.callback(None)
 
 
-class _Printer:
+class _Printer(Protocol):
     """
     The application protocol on the SockJS session: prints messages.
     """
@@ -111,10 +126,6 @@ class _Printer:
     def __init__(self) -> None:
         self.terminal: Optional[_Terminal] = None
         self.buffer: List[str] = []
-        self.transport: Any = None
-
-    def makeConnection(self, transport: Any) -> None:
-        self.transport = transport
 
     def messageReceived(self, message: str) -> None:
         if self.terminal is None:
@@ -122,12 +133,9 @@ class _Printer:
         else:
             self.terminal.show(message)
 
-    def connectionLost(self, reason: Any) -> None:
-        pass
 
-
-async def _run(reactor: Any, args: argparse.Namespace) -> None:
-    headers = {}
+async def _run(reactor: _IReactor, args: argparse.Namespace) -> None:
+    headers: Dict[str, str] = {}
     for header in args.header:
         name, _, value = header.partition(":")
         headers[name.strip()] = value.strip()
@@ -159,7 +167,7 @@ async def _run(reactor: Any, args: argparse.Namespace) -> None:
     # Ctrl-C closes the session properly (a second one stops at once)
     previous = signal.getsignal(signal.SIGINT)
 
-    def interrupted(signum: int, frame: Any) -> None:
+    def interrupted(signum: int, frame: Optional[FrameType]) -> None:
         signal.signal(signal.SIGINT, previous)
         reactor.callFromThread(session.close, 1000, "Normal closure")
 

@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import secrets
 import string
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Generator, List, Optional, Sequence, Tuple, TypeVar
 
 from twisted.internet import defer
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from ._errors import SockJSClose, SockJSConnectError, is_clean_code
 from ._interfaces import IClientTransport
-from ._session import ClientSession
+from ._session import ClientSession, ServerInfo
 
 __all__ = ["TRANSPORTS", "open_session", "new_session_path", "check_transports"]
 
@@ -56,21 +57,27 @@ def new_session_path() -> Tuple[str, str]:
     return server, session
 
 
-def _timed(d: defer.Deferred, timeout: float, clock: IReactorTime) -> defer.Deferred:
+_T = TypeVar("_T")
+
+
+def _timed(d: Deferred[_T], timeout: float, clock: IReactorTime) -> Deferred[_T]:
     return d.addTimeout(timeout, clock)
 
 
+# (what a Deferred yielded to inlineCallbacks fires with has no one type)
 @defer.inlineCallbacks
 def open_session(
     url: str,
     names: Sequence[str],
-    fetch_info: Callable[[], defer.Deferred],
+    fetch_info: Callable[[], Deferred[ServerInfo]],
     make_transport: Callable[[str, str], IClientTransport],
     clock: IReactorTime,
     timeout: float = 10.0,
-    cleanup: Optional[Callable[[], Any]] = None,
-    **session_options: Any,
-):
+    cleanup: Optional[Callable[[], object]] = None,
+    heartbeat_timeout: Optional[float] = None,
+    close_timeout: float = 10.0,
+    encoding: str = "utf-8",
+) -> Generator[Deferred[Any], Any, ClientSession]:
     """
     Fires with an open L{ClientSession}, or fails with L{SockJSConnectError}
     (or with the L{SockJSClose} of a server that closed the session before
@@ -81,11 +88,14 @@ def open_session(
     @param timeout: seconds for C{/info} and for each transport to open.
     @param cleanup: called when a session ends or none could open (closes
         the HTTP pool).
+    @param heartbeat_timeout: see L{ClientSession}.
+    @param close_timeout: see L{ClientSession}.
+    @param encoding: see L{ClientSession}.
     """
     attempts: List[Tuple[str, BaseException]] = []
     try:
         try:
-            info = yield _timed(fetch_info(), timeout, clock)
+            info: ServerInfo = yield _timed(fetch_info(), timeout, clock)
         except defer.CancelledError:
             raise
         except Exception as e:
@@ -97,11 +107,21 @@ def open_session(
         for name in candidates:
             server_id, session_id = new_session_path()
             transport = make_transport(name, f"{url}/{server_id}/{session_id}")
-            session = ClientSession(url, session_id, transport, clock, info, cleanup=cleanup, **session_options)
+            session = ClientSession(
+                url,
+                session_id,
+                transport,
+                clock,
+                info,
+                heartbeat_timeout=heartbeat_timeout,
+                close_timeout=close_timeout,
+                encoding=encoding,
+                cleanup=cleanup,
+            )
             opened = _timed(session.opened, timeout, clock)
             session.start()
             try:
-                result = yield opened
+                result: ClientSession = yield opened
             except defer.CancelledError:
                 raise
             except SockJSClose as e:

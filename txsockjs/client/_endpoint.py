@@ -6,12 +6,19 @@ with TCP, and the C{sockjs:} client endpoint description.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, TypedDict, cast
 from urllib.parse import urlsplit
 
-from twisted.internet import defer
+from twisted.internet.defer import Deferred
 from twisted.internet.error import NoProtocol
-from twisted.internet.interfaces import IProtocolFactory, IStreamClientEndpoint
+from twisted.internet.interfaces import (
+    IProtocol,
+    IProtocolFactory,
+    IReactorTCP,
+    IReactorTime,
+    IStreamClientEndpoint,
+)
+from twisted.python.failure import Failure
 from twisted.web.iweb import IPolicyForHTTPS
 from zope.interface import implementer
 
@@ -52,7 +59,7 @@ class SockJSClientEndpoint:
 
     def __init__(
         self,
-        reactor: Any,
+        reactor: IReactorTCP,
         url: str,
         transports: Optional[Sequence[str]] = None,
         *,
@@ -61,7 +68,7 @@ class SockJSClientEndpoint:
         tls_policy: Optional[IPolicyForHTTPS] = None,
         headers: Optional[Dict[str, str]] = None,
         encoding: str = "utf-8",
-        clock: Any = None,
+        clock: Optional[IReactorTime] = None,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -76,12 +83,13 @@ class SockJSClientEndpoint:
         self.headers = dict(headers or {})
         self.encoding = encoding
         self._reactor = reactor
-        self._clock = clock if clock is not None else reactor
+        # a reactor that connects keeps time too (HostnameEndpoint needs both)
+        self._clock = clock if clock is not None else cast(IReactorTime, reactor)
 
     def __repr__(self) -> str:
         return f"<SockJSClientEndpoint {self.url} {','.join(self.transports)}>"
 
-    def open_session(self) -> defer.Deferred:
+    def open_session(self) -> Deferred[ClientSession]:
         """
         Fires with an open L{ClientSession} that has no protocol yet
         (messages wait until one is attached with C{session.attach}).
@@ -113,7 +121,7 @@ class SockJSClientEndpoint:
             encoding=self.encoding,
         )
 
-    def connect(self, protocolFactory: IProtocolFactory) -> defer.Deferred:
+    def connect(self, protocolFactory: IProtocolFactory) -> Deferred[IProtocol]:
         """
         Open a session and connect a protocol from C{protocolFactory} to it.
         """
@@ -121,7 +129,7 @@ class SockJSClientEndpoint:
         # as TCP endpoints do: the factory is started for the connection's life
         protocolFactory.doStart()
 
-        def opened(session: ClientSession) -> Any:
+        def opened(session: ClientSession) -> IProtocol:
             session.closed.addBoth(lambda _: protocolFactory.doStop())
             protocol = protocolFactory.buildProtocol(session.getPeer())
             if protocol is None:
@@ -130,17 +138,28 @@ class SockJSClientEndpoint:
             session.attach(protocol)
             return protocol
 
-        def failed(failure: Any) -> Any:
+        def failed(failure: Failure) -> Failure:
             protocolFactory.doStop()
             return failure
 
         return self.open_session().addCallbacks(opened, failed)
 
 
-_FLOATS = ("timeout", "heartbeat_timeout")
+class _Keywords(TypedDict, total=False):
+    transports: List[str]
+    timeout: float
+    heartbeat_timeout: float
+    encoding: str
 
 
-def parseStreamClient(reactor: Any, *args: str, **kwargs: str) -> SockJSClientEndpoint:
+def _number(key: str, value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"sockjs client endpoint: {key}={value!r} is not a number") from None
+
+
+def parseStreamClient(reactor: IReactorTCP, *args: str, **kwargs: str) -> SockJSClientEndpoint:
     """
     C{sockjs:http://127.0.0.1:8080/echo:transports=websocket,xhr-polling:timeout=5}
 
@@ -151,17 +170,16 @@ def parseStreamClient(reactor: Any, *args: str, **kwargs: str) -> SockJSClientEn
     if not args:
         raise ValueError("sockjs client endpoint: a URL is needed, e.g. sockjs:http://127.0.0.1:8080/echo")
     url = ":".join(args)
-    options: Dict[str, Any] = {}
+    options: _Keywords = {}
     for key, value in kwargs.items():
-        if key in _FLOATS:
-            try:
-                options[key] = float(value)
-            except ValueError:
-                raise ValueError(f"sockjs client endpoint: {key}={value!r} is not a number") from None
+        if key == "timeout":
+            options["timeout"] = _number(key, value)
+        elif key == "heartbeat_timeout":
+            options["heartbeat_timeout"] = _number(key, value)
         elif key == "transports":
-            options[key] = [v for v in value.split(",") if v.strip()]
+            options["transports"] = [v for v in value.split(",") if v.strip()]
         elif key == "encoding":
-            options[key] = value
+            options["encoding"] = value
         else:
             raise ValueError(f"sockjs client endpoint: unknown keyword {key!r}")
     return SockJSClientEndpoint(reactor, url, **options)

@@ -5,12 +5,16 @@ SockJS frames as a client reads and writes them. Pure functions, no I/O.
 from __future__ import annotations
 
 import json
-from typing import Iterable, List, Optional, Tuple, Union
+from typing import Iterable, List, Literal, Optional, Tuple, Union
 
 __all__ = ["FrameError", "parse_frame", "encode_messages", "Frame"]
 
 #: C{("o", None)}, C{("h", None)}, C{("a", [messages])}, C{("c", (code, reason))}
-Frame = Tuple[str, Union[None, List[str], Tuple[int, str]]]
+Frame = Union[
+    Tuple[Literal["o", "h"], None],
+    Tuple[Literal["a"], List[str]],
+    Tuple[Literal["c"], Tuple[int, str]],
+]
 
 # ensure_ascii: every non-ASCII character, lone surrogates included, goes as a
 # \uXXXX escape, which every server decodes and no proxy mangles.
@@ -47,14 +51,16 @@ def parse_frame(frame: str) -> Optional[Frame]:
     if not frame:
         return None
     kind = frame[0]
-    if kind == "o" or kind == "h":
+    if kind == "h":
         # the xhr_streaming prelude is a line of 2048 "h": a heartbeat too
-        return (kind, None)
+        return ("h", None)
+    if kind == "o":
+        return ("o", None)
     if kind == "a":
         messages = _json(frame[1:])
         if type(messages) is not list or any(type(m) is not str for m in messages):
             raise FrameError("an 'a' frame must carry a JSON array of strings")
-        return ("a", messages)  # type: ignore[return-value]
+        return ("a", messages)
     if kind == "m":
         message = _json(frame[1:])
         if type(message) is not str:

@@ -8,15 +8,21 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from http.cookiejar import CookieJar
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Dict, Generator, Optional, Union
 
 from treq.client import HTTPClient
+from treq.cookies import IndexableCookieJar
 from twisted.internet import defer
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTCP
 from twisted.web.client import Agent, BrowserLikePolicyForHTTPS, HTTPConnectionPool
 from twisted.web.iweb import IPolicyForHTTPS
 
 from ._session import ServerInfo
+
+if TYPE_CHECKING:
+    # what treq's request() fires with: an IResponse with content() and co.
+    from treq.response import _Response
 
 __all__ = ["HTTP", "InfoError", "parse_info"]
 
@@ -56,10 +62,10 @@ class HTTP:
 
     def __init__(
         self,
-        reactor: Any,
+        reactor: IReactorTCP,
         tls_policy: Optional[IPolicyForHTTPS] = None,
         connect_timeout: Optional[float] = None,
-        headers: Optional[dict] = None,
+        headers: Optional[Dict[str, str]] = None,
     ) -> None:
         self.pool = HTTPConnectionPool(reactor, persistent=True)
         # a receiving request and a send at once, and one spare
@@ -70,15 +76,20 @@ class HTTP:
             connectTimeout=connect_timeout,
             pool=self.pool,
         )
-        self.cookies = CookieJar()
+        # treq's CookieJar (the standard one, indexable by cookie name)
+        self.cookies = IndexableCookieJar()
         self.client = HTTPClient(agent, cookiejar=self.cookies)
         self.headers = dict(headers or {})
 
-    def request(self, method: str, url: str, data: bytes = b"", headers: Optional[dict] = None) -> defer.Deferred:
+    def request(
+        self, method: str, url: str, data: bytes = b"", headers: Optional[Dict[str, str]] = None
+    ) -> Deferred[_Response]:
         """
         A request whose response body is not buffered.
         """
-        all_headers = dict(self.headers)
+        # (treq takes bytes or str names and values)
+        all_headers: Dict[Union[bytes, str], Union[bytes, str]] = {}
+        all_headers.update(self.headers)
         all_headers.update(headers or {})
         return self.client.request(method, url, data=data, headers=all_headers, unbuffered=True)
 
@@ -90,19 +101,21 @@ class HTTP:
         self.cookies.add_cookie_header(request)
         return request.get_header("Cookie")
 
+    # (what a Deferred yielded to inlineCallbacks fires with has no one type)
     @defer.inlineCallbacks
-    def info(self, base_url: str):
+    def info(self, base_url: str) -> Generator[Deferred[Any], Any, ServerInfo]:
         """
         GET C{base_url/info}.
         """
-        response = yield self.request("GET", base_url + "/info")
-        body = yield response.content()
+        response: _Response = yield self.request("GET", base_url + "/info")
+        body: bytes = yield response.content()
         if response.code != 200:
             raise InfoError(f"/info answered {response.code}")
         return parse_info(body)
 
-    def close(self) -> defer.Deferred:
+    def close(self) -> Deferred[None]:
         """
         Close the pool's idle connections.
         """
-        return self.pool.closeCachedConnections()
+        closed: Deferred[None] = self.pool.closeCachedConnections()
+        return closed

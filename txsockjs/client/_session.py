@@ -7,10 +7,19 @@ from __future__ import annotations
 
 import codecs
 from dataclasses import dataclass
-from typing import Any, Callable, List, Optional
+from typing import Callable, Iterable, List, Optional, Tuple, Union
 
 from twisted.internet import defer
-from twisted.internet.interfaces import IAddress, IReactorTime, ITransport
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import (
+    IAddress,
+    IDelayedCall,
+    IProtocol,
+    IPullProducer,
+    IPushProducer,
+    IReactorTime,
+    ITransport,
+)
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
@@ -33,7 +42,7 @@ class ServerInfo:
 
     websocket: bool = True
     cookie_needed: bool = False
-    origins: tuple = ("*:*",)
+    origins: Tuple[str, ...] = ("*:*",)
     entropy: int = 0
 
 
@@ -77,18 +86,18 @@ class ClientSession:
         heartbeat_timeout: Optional[float] = None,
         close_timeout: float = 10.0,
         encoding: str = "utf-8",
-        cleanup: Optional[Callable[[], Any]] = None,
+        cleanup: Optional[Callable[[], object]] = None,
     ) -> None:
         self.url = url
         self.session_id = session_id
         self.transport_name: str = transport.name
         self.info = info
         self.state = SessionState.OPENING
-        self.protocol: Any = None
+        self.protocol: Optional[IProtocol] = None
         self.close_reason: Optional[SockJSClose] = None
         self.disconnecting = False
-        self.opened: defer.Deferred = defer.Deferred(lambda d: self._cancel_open())
-        self.closed: defer.Deferred = defer.Deferred()
+        self.opened: Deferred[ClientSession] = Deferred(lambda d: self._cancel_open())
+        self.closed: Deferred[SockJSClose] = Deferred()
         self._transport = transport
         self._clock = clock
         self._heartbeat_timeout = heartbeat_timeout
@@ -97,13 +106,15 @@ class ClientSession:
         self._errors = "surrogatepass" if codecs.lookup(encoding).name == "utf-8" else "strict"
         self._cleanup = cleanup
         self._ending: Optional[SockJSClose] = None
-        self._watchdog: Any = None
-        self._close_timer: Any = None
+        self._watchdog: Optional[IDelayedCall] = None
+        self._watchdog_delay = 0.0  # the heartbeat timeout, once it is armed
+        self._close_timer: Optional[IDelayedCall] = None
         self._pending: List[str] = []
-        self._receives_text = False
-        self._producer: Any = None
+        # an IMessageProtocol's messageReceived: it gets the text itself
+        self._on_text: Optional[Callable[[str], object]] = None
+        self._producer: Optional[Union[IPushProducer, IPullProducer]] = None
         self._streaming = True
-        self._pull_call: Any = None
+        self._pull_call: Optional[IDelayedCall] = None
         self._lost = False
         self._failed_open = False
 
@@ -116,12 +127,13 @@ class ClientSession:
         """
         self._transport.start(self)
 
-    def attach(self, protocol: Any) -> None:
+    def attach(self, protocol: IProtocol) -> None:
         """
         Make C{protocol} the application on this open session.
         """
         self.protocol = protocol
-        self._receives_text = callable(getattr(protocol, "messageReceived", None))
+        on_text = getattr(protocol, "messageReceived", None)
+        self._on_text = on_text if callable(on_text) else None
         try:
             protocol.makeConnection(self)
         except Exception:
@@ -196,7 +208,7 @@ class ClientSession:
             text = data.decode(self._encoding, "replace")
         self.send(text)
 
-    def writeSequence(self, data: List[bytes]) -> None:
+    def writeSequence(self, data: Iterable[bytes]) -> None:
         self.write(b"".join(data))
 
     def loseConnection(self) -> None:
@@ -211,7 +223,9 @@ class ClientSession:
     def getHost(self) -> SockJSAddress:
         return SockJSAddress(self.url, self.session_id, self.transport_name)
 
-    def registerProducer(self, producer: Any, streaming: bool) -> None:
+    def registerProducer(
+        self, producer: Union[IPushProducer, IPullProducer], streaming: bool
+    ) -> None:
         """
         Accept a producer. What it writes is queued by the transport, so a
         streaming producer is never paused; a pull producer is asked for
@@ -252,23 +266,24 @@ class ClientSession:
             return
         if parsed is None:
             return
-        kind, value = parsed
         if self._watchdog is not None:
-            self._watchdog.reset(self._heartbeat_timeout)
-        if kind == "a":
+            self._watchdog.reset(self._watchdog_delay)
+        if parsed[0] == "a":
             if self.state is SessionState.OPEN:
                 if self.protocol is None:
-                    self._pending.extend(value)  # type: ignore[arg-type]
+                    self._pending.extend(parsed[1])
                 else:
-                    self._deliver(value)  # type: ignore[arg-type]
-        elif kind == "o":
+                    self._deliver(parsed[1])
+        elif parsed[0] == "o":
             if self.state is SessionState.OPENING:
                 self.state = SessionState.OPEN
-                if self._heartbeat_timeout is not None:
-                    self._watchdog = self._clock.callLater(self._heartbeat_timeout, self._silent)
+                timeout = self._heartbeat_timeout
+                if timeout is not None:
+                    self._watchdog_delay = timeout
+                    self._watchdog = self._clock.callLater(timeout, self._silent)
                 self.opened.callback(self)
-        elif kind == "c":
-            code, reason = value  # type: ignore[misc]
+        elif parsed[0] == "c":
+            code, reason = parsed[1]
             if self.state is SessionState.OPENING:
                 self._fail_open(close_error(code, reason))
             elif self.state is SessionState.OPEN or self.state is SessionState.CLOSING:
@@ -300,14 +315,18 @@ class ClientSession:
     # -- inner workings ------------------------------------------------------
 
     def _deliver(self, messages: List[str]) -> None:
+        protocol = self.protocol
+        if protocol is None:
+            return
+        on_text = self._on_text
         for message in messages:
             if self.state is not SessionState.OPEN:
                 return
             try:
-                if self._receives_text:
-                    self.protocol.messageReceived(message)
+                if on_text is not None:
+                    on_text(message)
                 else:
-                    self.protocol.dataReceived(message.encode(self._encoding, self._errors))
+                    protocol.dataReceived(message.encode(self._encoding, self._errors))
             except Exception:
                 _log.failure("Protocol {protocol!r} failed on a message", protocol=self.protocol)
                 self.close(1011, "Internal error")
@@ -353,6 +372,7 @@ class ClientSession:
 
     def _tell_protocol(self, ending: SockJSClose) -> None:
         protocol, self.protocol = self.protocol, None
+        self._on_text = None
         producer, self._producer = self._producer, None
         if self._pull_call is not None and self._pull_call.active():
             self._pull_call.cancel()

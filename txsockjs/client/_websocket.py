@@ -5,12 +5,19 @@ C{<session url>/websocket}, one SockJS frame per websocket message.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Dict, List, Optional, cast
 from urllib.parse import urlsplit
 
 from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol
-from twisted.internet import defer
+from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
+from twisted.internet.interfaces import (
+    IDelayedCall,
+    IProtocol,
+    IReactorTCP,
+    IReactorTime,
+    IStreamClientEndpoint,
+)
 from twisted.python.failure import Failure
 from twisted.web.client import BrowserLikePolicyForHTTPS
 from twisted.web.iweb import IPolicyForHTTPS
@@ -60,11 +67,11 @@ class WebSocketTransport:
     def __init__(
         self,
         session_url: str,
-        reactor: Any,
+        reactor: IReactorTCP,
         tls_policy: Optional[IPolicyForHTTPS] = None,
         headers: Optional[Dict[str, str]] = None,
         connect_timeout: float = 30,
-        clock: Any = None,
+        clock: Optional[IReactorTime] = None,
         close_handshake_timeout: float = 1.0,
     ) -> None:
         self.url = websocket_url(session_url)
@@ -72,11 +79,12 @@ class WebSocketTransport:
         self._tls_policy = tls_policy
         self._headers = dict(headers or {})
         self._connect_timeout = connect_timeout
-        self._clock = clock if clock is not None else reactor
+        # a reactor that connects keeps time too (HostnameEndpoint needs both)
+        self._clock = clock if clock is not None else cast(IReactorTime, reactor)
         self._close_handshake_timeout = close_handshake_timeout
-        self._close_call: Any = None
+        self._close_call: Optional[IDelayedCall] = None
         self._sink: Optional[IFrameSink] = None
-        self._connecting: Optional[defer.Deferred] = None
+        self._connecting: Optional[Deferred[IProtocol]] = None
         self._protocol: Optional[_Protocol] = None
         self._open = False
         self._stopping = False
@@ -89,18 +97,25 @@ class WebSocketTransport:
         host = parts.hostname or "localhost"
         port = parts.port or (443 if secure else 80)
         factory = WebSocketClientFactory(self.url, headers=self._headers or None, reactor=self._reactor)
-        factory.protocol = type("_SessionProtocol", (_Protocol,), {"owner": self})
+
+        class _SessionProtocol(_Protocol):
+            pass
+
+        _SessionProtocol.owner = self  # a class per session: its protocol knows it
+        factory.protocol = _SessionProtocol
         # The session times the opening; the close handshake is timed here.
         # (Autobahn's own timers are batched and outlive a cancellation.)
         factory.setProtocolOptions(openHandshakeTimeout=0, closeHandshakeTimeout=0)
-        endpoint: Any = HostnameEndpoint(self._reactor, host, port, timeout=self._connect_timeout)
+        endpoint: IStreamClientEndpoint = HostnameEndpoint(self._reactor, host, port, timeout=self._connect_timeout)
         if secure:
             policy = self._tls_policy or BrowserLikePolicyForHTTPS()
             endpoint = wrapClientTLS(policy.creatorForNetloc(host.encode("idna"), port), endpoint)
         d = self._connecting = endpoint.connect(factory)
         d.addCallbacks(self._connected, self._connect_failed)
 
-    def _connected(self, protocol: _Protocol) -> None:
+    def _connected(self, protocol: IProtocol) -> None:
+        # what the factory built (TLS gives back the protocol it wraps)
+        assert isinstance(protocol, _Protocol)
         self._connecting = None
         self._protocol = protocol
         if self._stopping:
@@ -132,7 +147,8 @@ class WebSocketTransport:
 
     def send(self, messages: List[str]) -> None:
         if self._protocol is not None and self._open and not self._stopping:
-            self._protocol.sendMessage(encode_messages(messages))
+            # Autobahn leaves sendMessage unannotated
+            self._protocol.sendMessage(encode_messages(messages))  # type: ignore[no-untyped-call]
 
     def close(self, code: int = 1000, reason: str = "") -> None:
         """

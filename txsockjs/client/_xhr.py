@@ -10,10 +10,11 @@ one, in order.
 
 from __future__ import annotations
 
-from typing import Any, List, Optional
+from typing import TYPE_CHECKING, Generator, List, Optional
 
 from twisted.internet import defer
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
 from twisted.web.client import ResponseDone
@@ -22,6 +23,9 @@ from zope.interface import implementer
 from ._frames import encode_messages
 from ._http import HTTP
 from ._interfaces import IClientTransport, IFrameSink
+
+if TYPE_CHECKING:
+    from treq.response import _Response
 
 __all__ = ["XHRStreamingTransport", "XHRPollingTransport"]
 
@@ -45,7 +49,7 @@ class _FrameLines(Protocol):
                 return
             self._owner._sink_frame(line.decode("utf-8", "surrogatepass"))
 
-    def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
+    def connectionLost(self, reason: Optional[Failure] = None) -> None:
         self._owner._body_done(self, reason)
 
 
@@ -63,11 +67,11 @@ class _XHRTransport:
         self._closing = False
         self._reported = False
         self._why = (1006, DROPPED)
-        self._poll: Optional[defer.Deferred] = None
+        self._poll: Optional[Deferred[_Response]] = None
         self._body: Optional[_FrameLines] = None
         self._outbox: List[str] = []
-        self._sending: Optional[defer.Deferred] = None
-        self._send_call: Any = None
+        self._sending: Optional[Deferred[_Response]] = None
+        self._send_call: Optional[IDelayedCall] = None
 
     def start(self, sink: IFrameSink) -> None:
         self._sink = sink
@@ -82,7 +86,7 @@ class _XHRTransport:
         d = self._poll = self._http.request("POST", self._url + "/" + self.receive_path)
         d.addCallbacks(self._response, self._request_failed)
 
-    def _response(self, response: Any) -> None:
+    def _response(self, response: _Response) -> None:
         self._poll = None
         if self._stopping:
             response.deliverBody(_Discard())
@@ -143,12 +147,12 @@ class _XHRTransport:
         d.addCallbacks(self._sent, self._send_failed)
 
     @defer.inlineCallbacks
-    def _sent_response(self, response: Any):
+    def _sent_response(self, response: _Response) -> Generator[Deferred[bytes], object, None]:
         yield response.content()
         if response.code not in (200, 204):
             raise RuntimeError(f"xhr_send answered HTTP {response.code}")
 
-    def _sent(self, _: Any) -> None:
+    def _sent(self, _: object) -> None:
         self._sending = None
         if self._stopping:
             self._maybe_done()
@@ -172,11 +176,14 @@ class _XHRTransport:
         if self._stopping:
             return
         self._closing = True
-        if self._sending is None and self._send_call is None:
+        if self._sending is not None:
+            return
+        send_call = self._send_call
+        if send_call is None:
             self.abort()
-        elif self._sending is None:
+        else:
             # a send is scheduled: go now, then stop
-            self._send_call.cancel()
+            send_call.cancel()
             self._send_call = None
             self._flush()
             if self._sending is None:
@@ -195,7 +202,8 @@ class _XHRTransport:
                 d.cancel()
         body = self._body
         if body is not None and body.transport is not None:
-            body.transport.stopProducing()
+            # a response body's transport is a producer (Protocol says ITransport)
+            body.transport.stopProducing()  # type: ignore[attr-defined]
         self._maybe_done()
 
     def _lose(self, code: int, reason: str) -> None:
@@ -211,7 +219,7 @@ class _XHRTransport:
 
 
 class _Discard(Protocol):
-    def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
+    def connectionLost(self, reason: Optional[Failure] = None) -> None:
         pass
 
 

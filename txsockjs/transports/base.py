@@ -5,13 +5,18 @@ until it has carried enough, and tells its session when the client leaves.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
 from twisted.internet.interfaces import IReactorTime
+from twisted.python.failure import Failure
+from twisted.web.http import HTTPChannel
+from twisted.web.iweb import IRequest
 from zope.interface import implementer
 
 from ..framing import HEARTBEAT
 from ..interfaces import IReceiver
+from .._reactor import default_reactor
+from ..session import Session
 from .stall import StallTimer, abort
 
 __all__ = ["HTTPReceiver", "PollingReceiver", "StreamingReceiver"]
@@ -30,7 +35,7 @@ class HTTPReceiver:
 
     content_type = b"application/javascript; charset=UTF-8"
 
-    def __init__(self, request: Any, session: Any) -> None:
+    def __init__(self, request: IRequest, session: Session) -> None:
         self.request = request
         self.session = session
         self.done = False
@@ -45,7 +50,8 @@ class HTTPReceiver:
         self.session.attach(self)
         if not self.done:
             # Only a response that stays open can be abandoned by its client.
-            request.notifyFinish().addErrback(self._lost)
+            # (twisted.web's Request has notifyFinish; IRequest leaves it out.)
+            request.notifyFinish().addErrback(self._lost)  # type: ignore[attr-defined]
 
     def begin(self) -> None:
         """
@@ -68,7 +74,7 @@ class HTTPReceiver:
     def heartbeat(self) -> None:
         self.send_frame(HEARTBEAT)
 
-    def _lost(self, reason: Any) -> None:
+    def _lost(self, reason: Failure) -> None:
         if not self.done:
             self.done = True
             self.session.receiver_lost(self)
@@ -109,8 +115,8 @@ class StreamingReceiver(HTTPReceiver):
 
     def __init__(
         self,
-        request: Any,
-        session: Any,
+        request: IRequest,
+        session: Session,
         limit: int,
         write_timeout: Optional[float] = None,
         clock: Optional[IReactorTime] = None,
@@ -119,13 +125,14 @@ class StreamingReceiver(HTTPReceiver):
         self.limit = limit
         self.sent = 0
         if clock is None:
-            from twisted.internet import reactor as clock  # type: ignore[assignment]
+            clock = default_reactor()
         self._stall = StallTimer(write_timeout, clock, self._stalled)
         # the request forgets its channel once it is done; the timer must not
-        self._channel = getattr(request, "channel", None)
+        self._channel: Optional[HTTPChannel] = getattr(request, "channel", None)
 
     def begin(self) -> None:
-        self.request.registerProducer(self, True)
+        # registerProducer/unregisterProducer: twisted.web's Request, not IRequest
+        self.request.registerProducer(self, True)  # type: ignore[attr-defined]
         self.request.write(self.first_bytes())
 
     def first_bytes(self) -> bytes:
@@ -151,10 +158,10 @@ class StreamingReceiver(HTTPReceiver):
         if not self.done:
             # A timer that runs (the client is not reading) keeps running:
             # the response's end may never be read either.
-            self.request.unregisterProducer()
+            self.request.unregisterProducer()  # type: ignore[attr-defined]
         HTTPReceiver.close(self)
 
-    def _lost(self, reason: Any) -> None:
+    def _lost(self, reason: Failure) -> None:
         self._stall.stop()
         self._channel = None
         HTTPReceiver._lost(self, reason)
@@ -166,7 +173,7 @@ class StreamingReceiver(HTTPReceiver):
         if self.done and not getattr(channel, "_waitingForTransport", False):
             # Ended, and the connection drained since: nothing is stuck.
             return
-        self.session._hub.counters.write_timeouts += 1
+        self.session.count_write_timeout()
         abort(channel.transport)
 
     def send_frame(self, frame: bytes) -> None:

@@ -126,7 +126,7 @@ class Hixie76Protocol(Protocol):
         self._read_frames()
 
     def _start_session(self) -> None:
-        from .websocket import RawSession
+        from .._rawsession import RawSession
         from ..session import Session
 
         resource = self._resource

@@ -4,9 +4,13 @@ The C{htmlfile} transport: a forever-loading page that calls its parent.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
+
+from twisted.internet.interfaces import IReactorTime
+from twisted.web.iweb import IRequest
 
 from ..framing import json_string
+from ..session import Session
 from .base import StreamingReceiver
 
 __all__ = ["HtmlFile", "page_head"]
@@ -45,12 +49,12 @@ class HtmlFile(StreamingReceiver):
 
     def __init__(
         self,
-        request: Any,
-        session: Any,
+        request: IRequest,
+        session: Session,
         limit: int,
         callback: bytes,
         write_timeout: Optional[float] = None,
-        clock: Any = None,
+        clock: Optional[IReactorTime] = None,
     ) -> None:
         StreamingReceiver.__init__(self, request, session, limit, write_timeout, clock)
         self.callback = callback

@@ -4,9 +4,10 @@ The JSONP transports: C{jsonp} (polling) and C{jsonp_send}.
 
 from __future__ import annotations
 
-from typing import Any
+from twisted.web.iweb import IRequest
 
 from ..framing import json_string
+from ..session import Session
 from .base import PollingReceiver
 
 __all__ = ["JsonpPolling"]
@@ -19,7 +20,7 @@ class JsonpPolling(PollingReceiver):
 
     __slots__ = ("callback",)
 
-    def __init__(self, request: Any, session: Any, callback: bytes) -> None:
+    def __init__(self, request: IRequest, session: Session, callback: bytes) -> None:
         PollingReceiver.__init__(self, request, session)
         self.callback = callback
 

@@ -5,9 +5,10 @@ reading is aborted, not kept (with everything buffered for it) for ever.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+import sys
+from typing import Callable, Optional
 
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IReactorTime, ITransport
 
 __all__ = ["StallTimer", "abort", "linger"]
 
@@ -28,12 +29,12 @@ class StallTimer:
         self,
         timeout: Optional[float],
         clock: IReactorTime,
-        expired: Callable[[], Any],
+        expired: Callable[[], object],
     ) -> None:
         self._timeout = timeout
         self._clock = clock
         self._expired = expired
-        self._call: Any = None
+        self._call: Optional[IDelayedCall] = None
 
     @property
     def running(self) -> bool:
@@ -59,7 +60,7 @@ class StallTimer:
         self._expired()
 
 
-def abort(transport: Any) -> None:
+def abort(transport: Optional[ITransport]) -> None:
     """
     Drop C{transport} at once, with whatever is buffered for it (the peer
     does not read it); a transport that cannot abort is closed.
@@ -73,7 +74,7 @@ def abort(transport: Any) -> None:
         method()
 
 
-def linger(transport: Any, timer: StallTimer) -> None:
+def linger(transport: Optional[ITransport], timer: StallTimer) -> None:
     """
     Close C{transport} once what is buffered for it was written, and give
     its peer C{timer}'s timeout to read it and hang up; a peer that does not
@@ -89,7 +90,8 @@ def linger(transport: Any, timer: StallTimer) -> None:
     if transport is None:
         return
     if getattr(transport, "producer", None) is not None:
-        transport.unregisterProducer()
+        # a transport with a producer is a consumer (IConsumer) too
+        transport.unregisterProducer()  # type: ignore[attr-defined]
     timer.start()
     half_close = getattr(transport, "loseWriteConnection", None)
     if half_close is not None and not _is_tls(transport):
@@ -98,11 +100,15 @@ def linger(transport: Any, timer: StallTimer) -> None:
         transport.loseConnection()
 
 
-def _is_tls(transport: Any) -> bool:
+def _is_tls(transport: object) -> bool:
     # TLS must close with its own alert, which only loseConnection sends
-    # (a wrapper's loseWriteConnection would reach the TCP transport under it)
-    from twisted.protocols.tls import TLSMemoryBIOProtocol
-
+    # (a wrapper's loseWriteConnection would reach the TCP transport under it).
+    # Importing twisted.protocols.tls needs pyOpenSSL, which txsockjs does not
+    # require: a process that never loaded it has no TLS connection.
+    tls = sys.modules.get("twisted.protocols.tls")
+    if tls is None:
+        return False
+    TLSMemoryBIOProtocol = tls.TLSMemoryBIOProtocol
     while transport is not None:
         if isinstance(transport, TLSMemoryBIOProtocol):
             return True

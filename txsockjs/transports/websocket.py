@@ -19,6 +19,7 @@ from twisted.web.server import NOT_DONE_YET
 from zope.interface import implementer
 
 from ..framing import BrokenJSON, parse_websocket_message
+from .._rawsession import RawSession
 from ..interfaces import IReceiver
 from ..session import RequestInfo, Session, SessionState
 from .stall import StallTimer, abort, linger
@@ -323,109 +324,6 @@ class SockJSWebSocketProtocol(WebSocketServerProtocol):
         # to finish, then the connection is aborted.
         if self._backpressure is not None and self.state != WebSocketServerProtocol.STATE_OPEN:
             self._backpressure.timer.start()
-
-
-class RawSession(Session):
-    """
-    A session over a raw websocket: messages go out bare, with no open,
-    heartbeat or array frames, and closing is a websocket close.
-
-    Binary messages are kept binary both ways: what arrives in a binary
-    frame reaches the protocol as the bytes it carries (L{deliver} takes
-    C{bytes} items beside C{str} ones), and L{write_binary} sends a binary
-    frame. A plain C{write} (or C{send}) sends a text frame.
-    """
-
-    __slots__ = ()
-
-    def write_binary(self, data: bytes) -> None:
-        """
-        Send C{data} (bytes, or a bytearray or memoryview) as one binary
-        websocket message, in order with the text ones. Ignored once
-        closing.
-        """
-        if self.state is SessionState.CLOSING or self.state is SessionState.CLOSED:
-            return
-        self._queue(bytes(data))
-
-    def deliver(self, messages: List[Any]) -> None:
-        """
-        Hand messages to the protocol in order: C{str} ones as
-        L{Session.deliver} does, C{bytes} ones (binary frames) to
-        C{dataReceived} as they are, or to C{binaryReceived} for a protocol
-        that takes text with C{messageReceived}. A protocol with
-        C{messageReceived} and no C{binaryReceived} cannot take binary: the
-        session closes with 1003 (RFC 6455: a kind of data it cannot
-        accept).
-        """
-        count = len(messages)
-        if count == 1 and type(messages[0]) is str:
-            Session.deliver(self, messages)
-            return
-        i = 0
-        while i < count:
-            if self.state is not SessionState.OPEN:
-                return
-            if self._paused or self._inbox:
-                self._keep(list(messages[i:]))
-                return
-            message = messages[i]
-            if type(message) is bytes:
-                self._deliver_binary(message)
-                i += 1
-            else:
-                j = i + 1
-                while j < count and type(messages[j]) is str:
-                    j += 1
-                Session.deliver(self, messages[i:j])
-                i = j
-
-    def _deliver_binary(self, data: bytes) -> None:
-        protocol = self.protocol
-        self._delivering = True
-        try:
-            if self._receives_text:
-                hook = getattr(protocol, "binaryReceived", None)
-                if hook is None:
-                    self.close(*BINARY_REFUSED)
-                    return
-                try:
-                    hook(data)
-                except Exception:
-                    self._fail("its protocol's binaryReceived")
-            else:
-                try:
-                    protocol.dataReceived(data)
-                except Exception:
-                    self._fail("its protocol's dataReceived")
-        finally:
-            self._delivering = False
-        if self.receiver is not None and (self._outbox or self.state is SessionState.CLOSING):
-            self._safe_pump()
-
-    def _send_open(self, receiver: Any) -> None:
-        pass
-
-    def _send_messages(self, receiver: Any, messages: list) -> None:
-        counters = self._hub.counters
-        counters.messages_out += len(messages)
-        for message in messages:
-            if type(message) is bytes:
-                counters.bytes_out += len(message)
-                receiver.send_binary(message)
-            else:
-                counters.bytes_out += receiver.send_text(message)
-
-    def _send_close(self, receiver: Any) -> None:
-        receiver.close_with(*self.close_reason)
-
-    def send_encoded(self, message: str, frame: bytes) -> None:
-        if self.state is SessionState.OPEN or self.state is SessionState.OPENING:
-            self._queue(message)
-
-
-#: how a raw websocket session that cannot take binary messages closes
-BINARY_REFUSED = (1003, "Binary messages not accepted")
 
 
 class RawWebSocketProtocol(SockJSWebSocketProtocol):

@@ -1,0 +1,401 @@
+# -*- test-case-name: tests.test_site -*-
+"""
+The guard of a L{txsockjs.SockJSSite}'s connections: the limits that only
+the connection, not a resource, can enforce.
+
+  - the header deadline: the whole request head must arrive within
+    C{header_timeout} seconds of its first byte (slow-header attacks);
+  - the connection cap: past C{max_connections}, the connection that has
+    waited longest for a request is closed to make room (a slow-header
+    attacker's connections are all such), and when every connection is
+    busy answering, a new one gets a short 503.
+
+L{Connections} keeps the figures and the order of the waiting connections
+for one site; a L{Guard} stands in front of each connection's channel.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Dict, Optional, cast
+
+from twisted.internet.interfaces import (
+    IAddress,
+    IDelayedCall,
+    IProtocol,
+    IProtocolFactory,
+    IReactorTime,
+    ISSLTransport,
+    ITransport,
+)
+from twisted.internet.protocol import Protocol, connectionDone
+from twisted.logger import Logger
+from twisted.protocols.policies import ProtocolWrapper
+from twisted.python.failure import Failure
+from zope.interface import directlyProvides, providedBy
+
+from . import _writes
+
+__all__ = [
+    "Connections",
+    "Guard",
+    "Refused",
+    "close_after",
+    "TOO_LARGE",
+    "LINGER",
+    "ABORT_AFTER",
+    "MAX_REFUSING",
+]
+
+_log = Logger()
+
+#: seconds a refused body (413) or connection (503) is read and thrown away
+#: after the answer, so that the client reads the answer rather than a reset
+LINGER = 2.0
+
+#: seconds a connection closed for its header deadline has to go
+ABORT_AFTER = 5.0
+
+#: connections being refused with 503 at once, past which they are closed
+#: without an answer (each holds a file descriptor while it lingers)
+MAX_REFUSING = 32
+
+#: seconds between two log lines about the connection cap
+_PRESSURE_LOG_INTERVAL = 10.0
+
+
+def _answer(status: bytes, body: bytes) -> bytes:
+    return (
+        b"HTTP/1.1 " + status + b"\r\n"
+        b"Content-Type: text/plain; charset=UTF-8\r\n"
+        b"Content-Length: %d\r\n"
+        b"Connection: close\r\n"
+        b"Retry-After: 5\r\n\r\n" % len(body)
+    ) + body
+
+
+TOO_LARGE = _answer(b"413 Content Too Large", b"Request body too large.\n")
+_TIMEOUT = _answer(b"408 Request Timeout", b"Request headers took too long.\n")
+_BUSY = _answer(b"503 Service Unavailable", b"Too many connections.\n")
+
+
+def close_after(
+    transport: ITransport, answer: bytes, clock: IReactorTime, linger: float
+) -> IDelayedCall:
+    """
+    Write C{answer}, end our side of the connection and drop it after
+    C{linger} seconds at the latest; returns that call.
+    """
+    transport.write(answer)
+    half_close = getattr(transport, "loseWriteConnection", None)
+    if half_close is not None and not ISSLTransport.providedBy(transport):
+        # The client reads the answer to the end, then closes; closing at
+        # once while its request is still coming would reset the
+        # connection and lose the answer.
+        half_close()
+    else:
+        transport.loseConnection()
+    return clock.callLater(linger, _abort, transport)
+
+
+def _abort(transport: ITransport) -> None:
+    abort = getattr(transport, "abortConnection", None)
+    if abort is not None:
+        abort()
+    else:
+        transport.loseConnection()
+
+
+class Connections:
+    """
+    The connections of one site: how many, which wait for a request (the
+    cap closes those first, longest waiting first), and what the limits
+    did to them so far.
+
+    @ivar count: the connections open now (refused ones aside).
+    @ivar evictions: connections closed so far to make room under the cap.
+    @ivar refusals: connections answered 503 so far.
+    @ivar header_timeouts: connections answered 408 so far (slow headers).
+    @ivar refusing: connections being answered 503 now.
+    """
+
+    def __init__(
+        self,
+        clock: IReactorTime,
+        max_connections: Optional[int],
+        header_timeout: Optional[float],
+    ) -> None:
+        self.clock = clock
+        self.max_connections = max_connections
+        self.header_timeout = header_timeout
+        self.count = 0
+        self.evictions = 0
+        self.refusals = 0
+        self.header_timeouts = 0
+        self.refusing = 0
+        # connections waiting for a request, longest waiting first
+        self._idle: Dict[Guard, None] = {}
+        self._last_pressure_log: Optional[float] = None
+
+    @property
+    def waiting(self) -> int:
+        """
+        How many connections wait for a request now.
+        """
+        return len(self._idle)
+
+    def protocol_for(
+        self, factory: IProtocolFactory, make_channel: Callable[[], Optional[IProtocol]]
+    ) -> Optional[IProtocol]:
+        """
+        The protocol of a new connection: its channel (from
+        C{make_channel}) behind a L{Guard}; a L{Refused} answer when the cap
+        is reached and no connection waits; C{None} (closed at once) when
+        too many are being refused already.
+        """
+        cap = self.max_connections
+        if cap is not None and self.count >= cap and not self._make_room():
+            self.refusals += 1
+            self._pressure("every connection is busy: refusing new ones with 503")
+            if self.refusing >= MAX_REFUSING:
+                return None
+            self.refusing += 1
+            return Refused(self)
+        channel = make_channel()
+        if channel is None:
+            return None
+        return Guard(self, factory, channel)
+
+    def _make_room(self) -> bool:
+        while self._idle:
+            guard = next(iter(self._idle))
+            del self._idle[guard]
+            if guard.gone:
+                continue
+            self.evictions += 1
+            self.count -= 1
+            self._pressure("closing the connections that wait longest for a request")
+            guard.evict()
+            return True
+        return False
+
+    def _pressure(self, what: str) -> None:
+        now = self.clock.seconds()
+        last = self._last_pressure_log
+        if last is None or now - last >= _PRESSURE_LOG_INTERVAL:
+            self._last_pressure_log = now
+            _log.warn(
+                "{connections} connections reached max_connections={cap}: {what} "
+                "({evictions} closed, {refusals} refused so far)",
+                connections=self.count,
+                cap=self.max_connections,
+                what=what,
+                evictions=self.evictions,
+                refusals=self.refusals,
+            )
+
+    # -- what the guards say ----------------------------------------------------
+
+    def connected(self, guard: Guard) -> None:
+        self.count += 1
+        self._idle[guard] = None
+
+    def busy(self, guard: Guard) -> None:
+        guard.busy = True
+        self._idle.pop(guard, None)
+
+    def waiting_again(self, guard: Guard) -> None:
+        if not guard.gone and not guard.evicted:
+            guard.busy = False
+            self._idle.pop(guard, None)
+            self._idle[guard] = None
+
+    def disconnected(self, guard: Guard) -> None:
+        self._idle.pop(guard, None)
+        if not guard.evicted:
+            self.count -= 1
+
+
+class Guard(ProtocolWrapper):
+    """
+    Stands between one connection and its HTTP channel (and then the
+    websocket protocol that may take it over): it holds the header deadline
+    and tells L{Connections} whether the connection is waiting for a
+    request (which the cap may close) or busy.
+
+    The channel and a websocket protocol write to the real transport and
+    read from it with no call in between: only the header deadline check
+    is added to each read while the connection speaks HTTP.
+    """
+
+    #: C{False} while the connection waits for a request, receives its
+    #: head or its body; C{True} from the complete request until its answer
+    #: is finished (for ever once a websocket took the connection over)
+    busy = False
+    #: the request head is in, its body is coming
+    _in_body = False
+    gone = False
+    evicted = False
+    _deadline: Optional[IDelayedCall] = None
+    _abort_call: Optional[IDelayedCall] = None
+    _host: Optional[IAddress] = None
+
+    def __init__(
+        self, connections: Connections, factory: IProtocolFactory, wrapped: IProtocol
+    ) -> None:
+        # (ProtocolWrapper.__init__ would register with a WrappingFactory)
+        self.factory = factory
+        self._connections = connections
+        self._wrapped: Optional[IProtocol] = wrapped
+
+    # what twisted.web's websocket take-over sets (transports/websocket.py)
+    @property  # type: ignore[override]
+    def wrappedProtocol(self) -> Optional[IProtocol]:
+        return self._wrapped
+
+    @wrappedProtocol.setter
+    def wrappedProtocol(self, protocol: IProtocol) -> None:
+        if protocol is self._wrapped:
+            return
+        # A websocket took the connection over: it is busy for good, and
+        # reads go straight to it.
+        self._wrapped = protocol
+        self._cancel_deadline()
+        self._connections.busy(self)
+        self.dataReceived = _writes.gathering(protocol.dataReceived)  # type: ignore[method-assign, assignment]
+
+    # (ProtocolWrapper keeps a flag of its own; the transport knows)
+    @property
+    def disconnecting(self) -> bool:  # type: ignore[override]
+        transport = self.transport
+        return bool(transport is None or getattr(transport, "disconnecting", False))
+
+    def makeConnection(self, transport: ITransport) -> None:
+        directlyProvides(self, providedBy(transport))
+        Protocol.makeConnection(self, transport)
+        # try-write-first (txsockjs._writes); the host address asked once
+        self.write, self.writeSequence = _writes.writers_for(transport)  # type: ignore[method-assign]
+        self.dataReceived = _writes.gathering(self.dataReceived)  # type: ignore[method-assign, assignment]
+        self._connections.connected(self)
+        self._start_deadline()
+        assert self._wrapped is not None
+        # it provides what its transport provides (directlyProvides above)
+        self._wrapped.makeConnection(cast(ITransport, self))
+
+    def loseConnection(self) -> None:
+        assert self.transport is not None
+        self.transport.loseConnection()
+
+    def getHost(self) -> IAddress:
+        if self._host is None:
+            assert self.transport is not None
+            self._host = self.transport.getHost()
+        return self._host
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._deadline is None and not self.busy and not self._in_body:
+            # the first byte of a request head
+            self._start_deadline()
+        assert self._wrapped is not None
+        self._wrapped.dataReceived(data)
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self.gone = True
+        self._cancel_deadline()
+        if self._abort_call is not None and self._abort_call.active():
+            self._abort_call.cancel()
+        self._abort_call = None
+        self._connections.disconnected(self)
+        wrapped, self._wrapped = self._wrapped, None
+        if wrapped is not None:
+            wrapped.connectionLost(reason)
+
+    def logPrefix(self) -> str:
+        wrapped = self._wrapped
+        log_prefix = getattr(wrapped, "logPrefix", None)
+        if log_prefix is not None:
+            prefix: str = log_prefix()
+            return prefix
+        return self.__class__.__name__
+
+    # -- what the requests say ------------------------------------------------
+
+    def request_started(self) -> None:
+        # (a pipelined request replayed from the channel's buffer)
+        if self._deadline is None and not self.busy and not self._in_body:
+            self._start_deadline()
+
+    def head_received(self) -> None:
+        self._cancel_deadline()
+        self._in_body = True
+
+    def request_complete(self) -> None:
+        self._cancel_deadline()
+        self._in_body = False
+        self._connections.busy(self)
+
+    def request_done(self) -> None:
+        self._in_body = False
+        self._connections.waiting_again(self)
+
+    # -- the header deadline ---------------------------------------------------
+
+    def _start_deadline(self) -> None:
+        timeout = self._connections.header_timeout
+        if timeout is not None and not self.gone:
+            self._deadline = self._connections.clock.callLater(timeout, self._too_slow)
+
+    def _cancel_deadline(self) -> None:
+        if self._deadline is not None:
+            if self._deadline.active():
+                self._deadline.cancel()
+            self._deadline = None
+
+    def _too_slow(self) -> None:
+        self._deadline = None
+        transport = self.transport
+        if self.gone or transport is None:
+            return
+        _log.info(
+            "Closing {peer}: no complete request head in {timeout} s (408)",
+            peer=str(transport.getPeer()),
+            timeout=self._connections.header_timeout,
+        )
+        self._connections.header_timeouts += 1
+        transport.write(_TIMEOUT)
+        transport.loseConnection()
+        self._abort_call = self._connections.clock.callLater(ABORT_AFTER, _abort, transport)
+
+    def evict(self) -> None:
+        """
+        Close this connection, which waits for a request, to make room.
+        """
+        self.evicted = True
+        self._cancel_deadline()
+        transport = self.transport
+        assert transport is not None
+        transport.loseConnection()
+        self._abort_call = self._connections.clock.callLater(ABORT_AFTER, _abort, transport)
+
+
+class Refused(Protocol):
+    """
+    A connection past the cap while every other is busy: a short 503, then
+    closed.
+    """
+
+    def __init__(self, connections: Connections) -> None:
+        self._connections = connections
+        self._call: Optional[IDelayedCall] = None
+
+    def connectionMade(self) -> None:
+        assert self.transport is not None
+        self._call = close_after(self.transport, _BUSY, self._connections.clock, LINGER)
+
+    def dataReceived(self, data: bytes) -> None:
+        pass
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        if self._call is not None and self._call.active():
+            self._call.cancel()
+        self._call = None
+        self._connections.refusing -= 1
