@@ -29,7 +29,13 @@ or C{twisted.internet.tcp.Connection}, stable for many years):
     closed or aborting connection keeps Twisted's path (its shutdown comes
     after the buffer drains; an abort drops what is buffered);
   - C{TLS}: set on a TCP connection that started TLS (its bytes must go
-    through the TLS layer).
+    through the TLS layer);
+  - C{producer} and C{streamingProducer}: a pull producer is asked for more
+    only when Twisted's buffer drains, so its writes keep Twisted's path.
+
+The guard of each connection (C{_guard.Guard.makeConnection} and its
+websocket take-over) installs the writer and wraps C{dataReceived} in
+L{gathering}.
 """
 
 from __future__ import annotations
