@@ -42,10 +42,15 @@ messages, batch = int(sys.argv[1]), 100
 clock = Clock()
 resource = SockJSResource(Factory.forProtocol(Echo), Options(), clock)
 info = RequestInfo(b"GET", b"/", b"/", None, None, None, {}, False)
-session = resource.new_session("s", info, "websocket", register=False)
+if hasattr(resource, "_websocket"):  # the protocol gets a WebSocketSeam
+    from txsockjs.session import Session
+    session = resource.websocket_sessions.open("s", info, "websocket", Session)
+    ws = SockJSWebSocketProtocol(resource._websocket, "s", info)
+else:  # an older tree: the protocol reads the resource
+    session = resource.new_session("s", info, "websocket", register=False)
+    ws = SockJSWebSocketProtocol()
+    ws.sockjs_resource = resource
 session.attach(Drop())
-ws = SockJSWebSocketProtocol()
-ws.sockjs_resource = resource
 ws.session = session
 payload = b'["hello, a small 32-byte message"]'
 on_message = ws.onMessage
@@ -79,8 +84,13 @@ class Drop:
 clock = Clock()
 resource = SockJSResource(Factory.forProtocol(Protocol), Options(max_sessions=None), clock)
 info = RequestInfo(b"GET", b"/", b"/", None, None, None, {}, False)
+from txsockjs.session import Session
 for i in range(int(sys.argv[1])):
-    resource.new_session(str(i), info, "websocket", register=False).attach(Drop())
+    if hasattr(resource, "_websocket"):
+        session = resource.websocket_sessions.open(str(i), info, "websocket", Session)
+    else:
+        session = resource.new_session(str(i), info, "websocket", register=False)
+    session.attach(Drop())
 registry = MetricsResource(endpoints={"/echo": resource}).registry
 generate_latest(registry)
 start = time.process_time()

@@ -564,6 +564,8 @@ class CountingWSClient(WebSocketClientProtocol):
             d.errback(AssertionError(f"closed ({code}, {reason!r}) after {self.messages!r}"))
 
     def connectionLost(self, reason: Any) -> None:
+        #: how the TCP connection ended (ConnectionDone: a FIN; ConnectionLost: a reset)
+        self.lost_reason = reason
         WebSocketClientProtocol.connectionLost(self, reason)
         if not self.ended.called:
             self.ended.callback(self.close_info)

@@ -15,6 +15,7 @@ from typing import Any, Optional
 from autobahn.twisted.websocket import WebSocketClientFactory
 from twisted.internet import defer, reactor
 from twisted.internet.endpoints import TCP4ClientEndpoint
+from twisted.internet.error import ConnectionDone
 from twisted.trial import unittest
 
 from txsockjs import Options
@@ -251,6 +252,10 @@ class RawWebSocketTests(_Base):
         self.assertEqual(client.remoteCloseCode, 3000)
         self.assertEqual(client.remoteCloseReason, "Go away!")
         self.assertIsNotNone(info)
+        self.assertTrue(info[0], info)  # a clean closing handshake
+        # ... and a clean TCP end: Autobahn as a server resets the connection
+        # once its close is answered; the client then saw ECONNRESET
+        self.assertTrue(client.lost_reason.check(ConnectionDone), client.lost_reason)
 
     @defer.inlineCallbacks
     def test_plain_get_is_400(self):
@@ -534,6 +539,7 @@ class Hixie76BufferingTests(unittest.SynchronousTestCase):
         from txsockjs import SockJSResource
         from txsockjs.session import RequestInfo
         from txsockjs.transports import hixie76
+        from txsockjs.transports.websocket import RawSession
 
         received = []
 
@@ -548,7 +554,13 @@ class Hixie76BufferingTests(unittest.SynchronousTestCase):
         address = IPv4Address("TCP", "127.0.0.1", 1)
         info = RequestInfo(b"GET", b"/websocket", b"/websocket", Headers(), address, address, {}, False)
         protocol = hixie76.Hixie76Protocol(
-            resource, "", info, True, Hixie76Tests.KEY1.encode(), Hixie76Tests.KEY2.encode()
+            resource._websocket,
+            "",
+            info,
+            RawSession,
+            True,
+            Hixie76Tests.KEY1.encode(),
+            Hixie76Tests.KEY2.encode(),
         )
         transport = StringTransport()
         protocol.makeConnection(transport)

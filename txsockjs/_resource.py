@@ -10,7 +10,7 @@ C{/<server>/<session>/<transport>}.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Type, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 from urllib.parse import parse_qs
 
 from twisted.internet.interfaces import IProtocolFactory, IReactorTime
@@ -32,12 +32,9 @@ from .session import RequestInfo, Session, SessionState
 from .transports.eventsource import EventSource
 from .transports.htmlfile import HtmlFile
 from .transports.jsonp import JsonpPolling
-from .transports.websocket import (
-    RawWebSocketProtocol,
-    SockJSWebSocketProtocol,
-    make_factory,
-    refuse_or_upgrade,
-)
+from .transports._seam import WebSocketSeam, WebSocketSessions
+from .transports._upgrade import refuse_or_upgrade
+from .transports.websocket import RawWebSocketProtocol, SockJSWebSocketProtocol, make_factory
 from .transports.xhr import XhrPolling, XhrStreaming
 
 # (no __all__: SockJSResource is documented where it is promised,
@@ -96,7 +93,6 @@ class SockJSResource(Resource):
         self.options = options
         self.clock: IReactorTime = reactor
         self.sessions = SessionRegistry()
-        self.websocket_sessions: Set[Session] = set()
         self.websocket_factory = make_factory(
             options.websocket_factory, options.max_message_size
         )
@@ -107,6 +103,17 @@ class SockJSResource(Resource):
             encoding=options.encoding,
             on_forget=self._forget,
             max_queue_size=options.max_queue_size,
+        )
+        # websocket connections are sessions of their own, apart from the
+        # registry by id; their protocols get what they need at construction
+        self.websocket_sessions = WebSocketSessions(factory, self.hub)
+        self._websocket = WebSocketSeam(
+            sessions=self.websocket_sessions,
+            factory=self.websocket_factory,
+            clock=reactor,
+            counters=self.hub.counters,
+            write_timeout=options.websocket_write_timeout,
+            max_message_size=options.max_message_size,
         )
         self._origins = OriginPolicy(options)
         # With restricted origins: CORS only for allowed origins, and the
@@ -127,20 +134,15 @@ class SockJSResource(Resource):
         session_id: str,
         info: RequestInfo,
         transport_name: str,
-        session_class: Type[Session] = Session,
-        register: bool = True,
     ) -> Session:
         """
-        Make the session for a new client, with a protocol of its own.
+        Make the session for a new HTTP client, with a protocol of its own,
+        and register it by id (websocket connections open theirs with
+        C{websocket_sessions}).
         """
         protocol = self.factory.buildProtocol(info.peer)
-        session = session_class(
-            session_id, protocol, self.hub, info, transport_name, timed=register
-        )
-        if register:
-            self.sessions.add(session)
-        else:
-            self.websocket_sessions.add(session)
+        session = Session(session_id, protocol, self.hub, info, transport_name)
+        self.sessions.add(session)
         if protocol is None:
             session.close(3000, "Go away!")
         return session
@@ -194,9 +196,7 @@ class SockJSResource(Resource):
             if name == b"websocket" and self.options.serves("raw_websocket"):
                 if self._full():
                     return self._too_many_sessions(request)
-                return refuse_or_upgrade(  # type: ignore[no-any-return]
-                    request, self, RawWebSocketProtocol, ""
-                )
+                return refuse_or_upgrade(request, self._websocket, RawWebSocketProtocol, "")
             if _IFRAME_NAME.fullmatch(name):
                 if not self._framed_origin_allowed(request):
                     return H.error(request, 403, b"Origin not allowed.")
@@ -220,12 +220,7 @@ class SockJSResource(Resource):
         if transport == "websocket":
             if self._full():
                 return self._too_many_sessions(request)
-            return refuse_or_upgrade(  # type: ignore[no-any-return]
-                request,
-                self,
-                SockJSWebSocketProtocol,
-                session_id,
-            )
+            return refuse_or_upgrade(request, self._websocket, SockJSWebSocketProtocol, session_id)
         method, allowed = _SESSION_METHODS[transport]
         if request.method == b"OPTIONS":
             H.set_jsessionid(request, self.options.jsessionid)

@@ -32,6 +32,7 @@ from twisted.web.http import HTTPChannel
 from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource, Resource
 
+from . import _internals
 from ._guard import LINGER, TOO_LARGE, Connections, Guard, close_after
 from ._reactor import default_reactor
 from ._resource import SockJSResource
@@ -109,7 +110,7 @@ class SockJSRequest(server.Request):
 
     def finish(self) -> None:
         guard = self._guard
-        if guard is not None and not self.finished and not self._disconnected:
+        if guard is not None and not self.finished and not _internals.request_disconnected(self):
             # before the channel goes on to a pipelined request
             guard.request_done()
         server.Request.finish(self)

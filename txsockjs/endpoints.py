@@ -45,7 +45,6 @@ import re
 from typing import Any, Dict, Iterable, List, Optional, Tuple, cast
 
 from twisted.internet import defer
-from twisted.internet import endpoints as _twisted_endpoints
 from twisted.internet.endpoints import quoteStringArgument, serverFromString
 from twisted.internet.interfaces import (
     IListeningPort,
@@ -56,6 +55,7 @@ from twisted.internet.interfaces import (
 from twisted.web.server import Site
 from zope.interface import implementer
 
+from . import _internals
 from ._fields import FIELDS, Field, FieldError, build_options, parse_bool
 from ._reactor import default_reactor
 from ._shutdown import DEFAULT_SHUTDOWN_TIMEOUT
@@ -217,7 +217,7 @@ def _valid_keywords(args: Tuple[str, ...]) -> List[str]:
     """
     own = ["prefix", *_KEYWORDS]
     kind = args[0].split(":", 1)[0] if args else ""
-    parser = getattr(_twisted_endpoints, "_serverParsers", {}).get(kind.lower())
+    parser = _internals.server_endpoint_parser(kind)
     inner: List[str] = []
     if parser is not None:
         parameters: Iterable[inspect.Parameter]

@@ -13,6 +13,7 @@ from twisted.web.http import HTTPChannel
 from twisted.web.iweb import IRequest
 from zope.interface import implementer
 
+from .. import _internals
 from ..framing import HEARTBEAT
 from ..interfaces import IReceiver
 from .._reactor import default_reactor
@@ -170,7 +171,7 @@ class StreamingReceiver(HTTPReceiver):
         channel, self._channel = self._channel, None
         if channel is None:
             return
-        if self.done and not getattr(channel, "_waitingForTransport", False):
+        if self.done and not _internals.channel_waiting_for_transport(channel):
             # Ended, and the connection drained since: nothing is stuck.
             return
         self.session.count_write_timeout()

@@ -10,15 +10,23 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from typing import Any, Optional
+from typing import List, Optional, Type, Union, cast
 
+from twisted.internet.interfaces import IConsumer
 from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web.iweb import IRequest
 from twisted.web.server import NOT_DONE_YET
 from zope.interface import implementer
 
 from ..framing import HEARTBEAT, BrokenJSON, parse_websocket_message
-from ..interfaces import IReceiver
+from .._sessionframing import IRawReceiver
+from ..session import RequestInfo, Session
+from ._backpressure import Backpressure
+from ._seam import WebSocketSeam
+from ._takeover import plain_400, take_over
+from .stall import linger
 
 _log = Logger()
 
@@ -66,26 +74,30 @@ def handshake_digest(key1: bytes, key2: bytes, key3: bytes) -> bytes:
     return hashlib.md5(challenge).digest()
 
 
-@implementer(IReceiver)
+@implementer(IRawReceiver)
 class Hixie76Protocol(Protocol):
     """
     One hixie-76 websocket carrying a SockJS session (framed, or raw).
+
+    @ivar session: the connection's session, from the handshake until the
+        connection is lost.
     """
 
     def __init__(
         self,
-        resource: Any,
+        seam: WebSocketSeam,
         session_id: str,
-        info: Any,
+        info: RequestInfo,
+        session_class: Type[Session],
         raw: bool,
         key1: bytes,
         key2: bytes,
     ) -> None:
-        from .websocket import _Backpressure
-
-        self._resource = resource
+        self._seam = seam
+        self._counters = seam.counters
         self._session_id = session_id
         self._info = info
+        self._session_class = session_class
         self._raw = raw
         self._keys = (key1, key2)
         # Frames are cut from the front of one bytearray (cheap in
@@ -93,16 +105,14 @@ class Hixie76Protocol(Protocol):
         # frame's end: linear in what arrives, however it is split.
         self._buffer = bytearray()
         self._scanned = 1
-        self._limit: Optional[int] = resource.options.max_message_size
+        self._limit = seam.max_message_size
         self._open = False
         self._closed = False
-        self._backpressure = _Backpressure(
-            self, resource.options.websocket_write_timeout, resource.clock
-        )
-        self.session: Optional[Any] = None
+        self._backpressure = Backpressure(self, seam.write_timeout, seam.clock, seam.counters)
+        self.session: Optional[Session] = None
 
     def connectionMade(self) -> None:
-        self.transport.registerProducer(self._backpressure, True)
+        cast(IConsumer, self.transport).registerProducer(self._backpressure, True)
 
     def dataReceived(self, data: bytes) -> None:
         if self._closed:
@@ -120,22 +130,17 @@ class Hixie76Protocol(Protocol):
                 self._closed = True
                 self._hang_up()
                 return
-            self.transport.write(digest)
+            self._write(digest)
             self._open = True
             self._start_session()
         self._read_frames()
 
     def _start_session(self) -> None:
-        from .._rawsession import RawSession
-        from ..session import Session
-
-        resource = self._resource
-        self.session = resource.new_session(
+        self.session = self._seam.sessions.open(
             self._session_id,
             self._info,
             "raw_websocket" if self._raw else "websocket",
-            session_class=RawSession if self._raw else Session,
-            register=False,
+            self._session_class,
         )
         self.session.attach(self)
 
@@ -171,7 +176,7 @@ class Hixie76Protocol(Protocol):
                 return
 
     def _too_big(self) -> None:
-        self._resource.hub.counters.message_too_large += 1
+        self._counters.message_too_large += 1
         session = self.session
         if session is not None:
             session.close(*TOO_BIG)
@@ -181,8 +186,9 @@ class Hixie76Protocol(Protocol):
         session = self.session
         if session is None:
             return
-        counters = self._resource.hub.counters
+        counters = self._counters
         counters.bytes_in += len(payload)
+        messages: List[str]
         try:
             if self._raw:
                 messages = [payload.decode("utf-8")]
@@ -201,7 +207,7 @@ class Hixie76Protocol(Protocol):
             counters.messages_in += len(messages)
             session.deliver(messages)
 
-    def connectionLost(self, reason: Any = None) -> None:
+    def connectionLost(self, reason: Optional[Failure] = None) -> None:
         self._closed = True
         self._buffer = bytearray()
         self._backpressure.timer.stop()
@@ -212,9 +218,14 @@ class Hixie76Protocol(Protocol):
 
     # IReceiver, and what a raw session asks of its receiver
 
+    def _write(self, data: bytes) -> None:
+        transport = self.transport
+        if transport is not None:
+            transport.write(data)
+
     def send_frame(self, frame: bytes) -> None:
         if not self._closed:
-            self.transport.write(b"\x00" + frame + b"\xff")
+            self._write(b"\x00" + frame + b"\xff")
 
     def heartbeat(self) -> None:
         # hixie-76 has no ping: a SockJS heartbeat frame (nothing on raw)
@@ -237,7 +248,7 @@ class Hixie76Protocol(Protocol):
         if not self._closed:
             self._closed = True
             self._buffer = bytearray()
-            self.transport.write(b"\xff\x00")
+            self._write(b"\xff\x00")
             # a client that reads nothing cannot hold the close open
             self._hang_up()
 
@@ -246,34 +257,30 @@ class Hixie76Protocol(Protocol):
         End the connection once what is buffered went out; a client that
         does not hang up within the write timeout is aborted.
         """
-        from .stall import linger
-
         linger(self.transport, self._backpressure.timer)
 
 
 def upgrade_hixie76(
-    request: Any,
-    resource: Any,
-    protocol_class: type,
+    request: IRequest,
+    seam: WebSocketSeam,
     session_id: str,
-    info: Any,
-) -> Any:
+    info: RequestInfo,
+    session_class: Type[Session],
+    raw: bool,
+) -> Union[bytes, int]:
     """
     Answer a hixie-76 upgrade: write the 101 headers at once, then let
-    L{Hixie76Protocol} wait for the key and carry the session.
+    L{Hixie76Protocol} wait for the key and carry a session of
+    C{session_class} (bare messages when C{raw}).
     """
-    from .websocket import RawWebSocketProtocol, _take_over
-
     key1 = request.getHeader(b"sec-websocket-key1") or b""
     key2 = request.getHeader(b"sec-websocket-key2") or b""
     try:
         key_number(key1)
         key_number(key2)
     except ValueError:
-        request.setResponseCode(400)
-        request.setHeader(b"content-type", b"text/plain; charset=UTF-8")
-        return b"Not a valid websocket request: malformed hixie-76 keys."
-    if request.channel.transport is None:
+        return plain_400(request, b"Not a valid websocket request: malformed hixie-76 keys.")
+    if request.channel.transport is None:  # type: ignore[attr-defined]
         request.setResponseCode(400)
         return b""
     scheme = b"wss" if request.isSecure() else b"ws"
@@ -289,15 +296,8 @@ def upgrade_hixie76(
             b"\r\n",
         ]
     )
-    protocol = Hixie76Protocol(
-        resource,
-        session_id,
-        info,
-        issubclass(protocol_class, RawWebSocketProtocol),
-        key1,
-        key2,
-    )
-    transport = _take_over(request, protocol)
+    protocol = Hixie76Protocol(seam, session_id, info, session_class, raw, key1, key2)
+    transport = take_over(request, protocol)
     transport.write(head)
     body = request.content.read()
     if body:

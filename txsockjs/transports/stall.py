@@ -5,10 +5,11 @@ reading is aborted, not kept (with everything buffered for it) for ever.
 
 from __future__ import annotations
 
-import sys
 from typing import Callable, Optional
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime, ITransport
+
+from .. import _internals
 
 __all__ = ["StallTimer", "abort", "linger"]
 
@@ -89,28 +90,14 @@ def linger(transport: Optional[ITransport], timer: StallTimer) -> None:
     """
     if transport is None:
         return
-    if getattr(transport, "producer", None) is not None:
+    if _internals.registered_producer(transport) is not None:
         # a transport with a producer is a consumer (IConsumer) too
         transport.unregisterProducer()  # type: ignore[attr-defined]
     timer.start()
     half_close = getattr(transport, "loseWriteConnection", None)
-    if half_close is not None and not _is_tls(transport):
+    # TLS must close with its own alert, which only loseConnection sends
+    # (a wrapper's loseWriteConnection would reach the TCP transport under it)
+    if half_close is not None and not _internals.is_tls(transport):
         half_close()
     else:
         transport.loseConnection()
-
-
-def _is_tls(transport: object) -> bool:
-    # TLS must close with its own alert, which only loseConnection sends
-    # (a wrapper's loseWriteConnection would reach the TCP transport under it).
-    # Importing twisted.protocols.tls needs pyOpenSSL, which txsockjs does not
-    # require: a process that never loaded it has no TLS connection.
-    tls = sys.modules.get("twisted.protocols.tls")
-    if tls is None:
-        return False
-    TLSMemoryBIOProtocol = tls.TLSMemoryBIOProtocol
-    while transport is not None:
-        if isinstance(transport, TLSMemoryBIOProtocol):
-            return True
-        transport = getattr(transport, "__dict__", {}).get("transport")
-    return False

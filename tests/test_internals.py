@@ -1,0 +1,468 @@
+"""
+Canaries for the Autobahn and Twisted internals listed in
+L{txsockjs._internals}: each test checks that one is still there and still
+does what txsockjs relies on, and fails naming it and the installed
+version, so that an upgrade that moves one fails here instead of
+corrupting frames or leaking connections.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections import deque
+from typing import Any, List, Tuple
+
+import autobahn
+import twisted
+from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
+from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
+from autobahn.websocket.xormasker import XorMaskerNull
+from twisted.internet import tcp
+from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.testing import StringTransport
+from twisted.trial import unittest
+from twisted.web.http import HTTPChannel, Request
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET, Site
+from twisted.web.test.requesthelper import DummyChannel
+
+from txsockjs import _internals
+from txsockjs.transports._takeover import take_over
+
+_KEY = b"\x37\xfa\x21\x3d"
+_HANDSHAKE = (
+    b"GET /ws HTTP/1.1\r\n"
+    b"Host: 127.0.0.1\r\n"
+    b"Upgrade: websocket\r\n"
+    b"Connection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    b"Sec-WebSocket-Version: 13\r\n"
+)
+
+
+def _autobahn(name: str) -> str:
+    return (
+        f"Autobahn internal {name!r} moved or changed (autobahn {autobahn.__version__} "
+        "installed): see txsockjs/_internals.py before upgrading"
+    )
+
+
+def _twisted(name: str) -> str:
+    return (
+        f"Twisted internal {name!r} moved or changed (Twisted {twisted.__version__} "
+        "installed): see txsockjs/_internals.py before upgrading"
+    )
+
+
+def _mask(payload: bytes, key: bytes = _KEY) -> bytes:
+    return bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+def client_frame(payload: bytes, opcode: int = 1, fin: bool = True) -> bytes:
+    """
+    A masked client frame, as browsers send.
+    """
+    first = (0x80 if fin else 0) | opcode
+    n = len(payload)
+    if n < 126:
+        head = struct.pack("!BB", first, 0x80 | n)
+    elif n < 65536:
+        head = struct.pack("!BBH", first, 0x80 | 126, n)
+    else:
+        head = struct.pack("!BBQ", first, 0x80 | 127, n)
+    return head + _KEY + _mask(payload)
+
+
+class Recorder(_internals.AutobahnServerProtocol):
+    """
+    Our Autobahn base, recording what its hooks see.
+    """
+
+    def __init__(self) -> None:
+        _internals.AutobahnServerProtocol.__init__(self)
+        self.messages: List[Tuple[bytes, bool]] = []
+        self.too_big = 0
+        self.ended: List[bool] = []
+        self.lingering = True
+
+    def onMessage(self, payload: bytes, isBinary: bool) -> None:
+        self.messages.append((payload, isBinary))
+
+    def message_too_big(self) -> None:
+        self.too_big += 1
+
+    def end_connection(self) -> bool:
+        self.ended.append(self.lingering)
+        return self.lingering
+
+
+class Plain(WebSocketServerProtocol):
+    """
+    Autobahn's own protocol, recording messages.
+    """
+
+    def __init__(self) -> None:
+        WebSocketServerProtocol.__init__(self)
+        self.messages: List[bytes] = []
+
+    def onMessage(self, payload: bytes, isBinary: bool) -> None:
+        self.messages.append(payload)
+
+
+def open_protocol(protocol: Any, extra_headers: bytes = b"", **options: Any) -> StringTransport:
+    """
+    Connect C{protocol} to a memory transport through the opening handshake.
+    """
+    factory = WebSocketServerFactory()
+    factory.setProtocolOptions(
+        openHandshakeTimeout=0, closeHandshakeTimeout=0, **_internals.FAST_PROTOCOL_OPTIONS
+    )
+    if options:
+        factory.setProtocolOptions(**options)
+    protocol.factory = factory
+    transport = StringTransport()
+    protocol.makeConnection(transport)
+    protocol.dataReceived(_HANDSHAKE + extra_headers + b"\r\n")
+    assert b" 101 " in transport.value().split(b"\r\n")[0], transport.value()
+    transport.clear()
+    return transport
+
+
+class AutobahnMaskingTests(unittest.SynchronousTestCase):
+    """
+    C{applyMask=False} gives the null masker, and ours, set in
+    C{onFrameBegin} from C{current_frame.mask}, unmasks exactly once.
+    """
+
+    def test_null_masker_is_a_no_op(self) -> None:
+        masker = XorMaskerNull(_KEY)
+        self.assertEqual(masker.process(b"abcdef"), b"abcdef", _autobahn("XorMaskerNull"))
+        self.assertEqual(masker.pointer(), 6, _autobahn("XorMaskerNull.pointer"))
+
+    def test_autobahn_leaves_frames_masked(self) -> None:
+        # Without our masker the payload arrives as it was sent: Autobahn
+        # really skips unmasking with applyMask=False, so ours is not a
+        # second pass.
+        plain = Plain()
+        open_protocol(plain)
+        plain.dataReceived(client_frame(b"hello"))
+        self.assertEqual(plain.messages, [_mask(b"hello")], _autobahn("applyMask=False"))
+
+    def test_ours_unmasks_once_across_reads(self) -> None:
+        protocol = Recorder()
+        open_protocol(protocol)
+        payload = bytes(range(256)) * 3 + b"tail"
+        wire = client_frame(payload) + client_frame(b"x" * 70000, opcode=2)
+        for i in range(0, len(wire), 97):  # frames split at odd places
+            protocol.dataReceived(wire[i : i + 97])
+        self.assertEqual(
+            protocol.messages,
+            [(payload, False), (b"x" * 70000, True)],
+            _autobahn("current_frame.mask / current_frame_masker"),
+        )
+
+    def test_frame_mask_is_the_key(self) -> None:
+        seen = []
+
+        class Peek(Recorder):
+            def onFrameBegin(self) -> None:
+                seen.append(self.current_frame.mask)
+                Recorder.onFrameBegin(self)
+
+        protocol = Peek()
+        open_protocol(protocol)
+        protocol.dataReceived(client_frame(b"abc"))
+        self.assertEqual(seen, [_KEY], _autobahn("current_frame.mask"))
+        self.assertIsInstance(
+            protocol.current_frame_masker, _internals.Unmasker, _autobahn("current_frame_masker")
+        )
+
+
+class AutobahnMessageTests(unittest.SynchronousTestCase):
+    """
+    Our C{onMessageEnd} reads C{message_data}, C{message_is_binary} and
+    C{failedByMe}; C{_max_message_size_exceeded} is the size limits' hook.
+    """
+
+    def test_fragmented_message_joined(self) -> None:
+        protocol = Recorder()
+        open_protocol(protocol)
+        protocol.dataReceived(
+            client_frame(b"ab", opcode=2, fin=False) + client_frame(b"cd", opcode=0)
+        )
+        protocol.dataReceived(client_frame(b"text"))
+        self.assertEqual(
+            protocol.messages,
+            [(b"abcd", True), (b"text", False)],
+            _autobahn("onMessageEnd / message_data / message_is_binary"),
+        )
+        self.assertIsNone(protocol.message_data, _autobahn("message_data"))
+
+    def test_too_big_goes_to_the_hook(self) -> None:
+        protocol = Recorder()
+        open_protocol(protocol, maxMessagePayloadSize=10, maxFramePayloadSize=10)
+        protocol.dataReceived(client_frame(b"y" * 11))
+        self.assertEqual(protocol.too_big, 1, _autobahn("_max_message_size_exceeded"))
+        self.assertTrue(protocol.failedByMe, _autobahn("failedByMe"))
+        # the refused message is not delivered
+        self.assertEqual(protocol.messages, [], _autobahn("failedByMe"))
+
+
+class AutobahnSendingTests(unittest.SynchronousTestCase):
+    """
+    The text frames written straight to the transport are the ones
+    C{sendMessage} builds, and compression (C{_perMessageCompress}) or a
+    waiting C{send_queue} send the Autobahn way.
+    """
+
+    def test_direct_frames_match_send_message(self) -> None:
+        for size in (0, 1, 125, 126, 65535, 65536):
+            payload = b"m" * size
+            ours, plain = Recorder(), Plain()
+            ours_wire, plain_wire = open_protocol(ours), open_protocol(plain)
+            ours.write_text_frame(payload)
+            plain.sendMessage(payload, False)
+            self.assertEqual(ours_wire.value(), plain_wire.value(), f"{size} bytes")
+        self.assertIsNone(ours._perMessageCompress, _autobahn("_perMessageCompress"))
+        self.assertIsInstance(ours.send_queue, deque, _autobahn("send_queue"))
+        self.assertEqual(len(ours.send_queue), 0, _autobahn("send_queue"))
+
+    def test_compressed_connection_sends_compressed(self) -> None:
+        protocol = Recorder()
+
+        def accept(offers: Any) -> Any:
+            for offer in offers:
+                if isinstance(offer, PerMessageDeflateOffer):
+                    return PerMessageDeflateOfferAccept(offer)
+            return None
+
+        open_protocol(
+            protocol,
+            b"Sec-WebSocket-Extensions: permessage-deflate\r\n",
+            perMessageCompressionAccept=accept,
+        )
+        self.assertIsNotNone(protocol._perMessageCompress, _autobahn("_perMessageCompress"))
+        transport = protocol.transport
+        protocol.write_text_frame(b"z" * 1000)
+        frame = transport.value()
+        # RSV1 set: the frame went through Autobahn's compression
+        self.assertEqual(frame[0], 0xC1, _autobahn("_perMessageCompress"))
+        self.assertLess(len(frame), 100)
+
+
+class AutobahnClosingTests(unittest.SynchronousTestCase):
+    """
+    C{_closeConnection} reaches our C{end_connection} (an abort does not);
+    C{sendCloseFrame} sends codes C{sendClose} refuses.
+    """
+
+    def test_close_connection_hook(self) -> None:
+        protocol = Recorder()
+        transport = open_protocol(protocol)
+        # (as ours does at onOpen: Autobahn unregisters it when dropping)
+        transport.registerProducer(_internals._NO_PRODUCER, True)
+        protocol.dropConnection(abort=False)
+        self.assertEqual(protocol.ended, [True], _autobahn("_closeConnection"))
+        self.assertFalse(transport.disconnecting, _autobahn("_closeConnection"))
+        protocol.lingering = False
+        protocol._closeConnection(False)
+        self.assertTrue(transport.disconnecting, _autobahn("_closeConnection"))
+
+    def test_abort_is_autobahn_own(self) -> None:
+        protocol = Recorder()
+        open_protocol(protocol)
+        protocol.transport.abortConnection = lambda: aborted.append(True)
+        aborted: List[bool] = []
+        protocol._closeConnection(True)
+        self.assertEqual((protocol.ended, aborted), ([], [True]), _autobahn("_closeConnection"))
+
+    def test_close_frame_any_code(self) -> None:
+        protocol = Recorder()
+        transport = open_protocol(protocol)
+        protocol.send_close_frame(1009, b"Message too big")
+        self.assertEqual(
+            transport.value(),
+            b"\x88\x11" + struct.pack("!H", 1009) + b"Message too big",
+            _autobahn("sendCloseFrame"),
+        )
+        self.assertIn(1000, WebSocketServerProtocol.CLOSE_STATUS_CODES_ALLOWED)
+        self.assertNotIn(1006, WebSocketServerProtocol.CLOSE_STATUS_CODES_ALLOWED)
+
+
+class _FakeSocket:
+    def __init__(self) -> None:
+        self.incoming: List[bytes] = []
+
+    def setblocking(self, flag: bool) -> None:
+        pass
+
+    def fileno(self) -> int:
+        return -1
+
+    def recv(self, size: int) -> bytes:
+        return self.incoming.pop(0)
+
+
+class Keep(Protocol):
+    def __init__(self) -> None:
+        self.data: List[bytes] = []
+
+    def dataReceived(self, data: bytes) -> None:
+        self.data.append(data)
+
+
+class TwistedConnectionTests(unittest.SynchronousTestCase):
+    """
+    Swapping C{tcp.Connection.protocol} reroutes reads; C{producer} tells
+    whether a producer is registered.
+    """
+
+    def test_swapped_protocol_gets_reads(self) -> None:
+        first, second = Keep(), Keep()
+        skt = _FakeSocket()
+        connection = tcp.Connection(skt, first)  # type: ignore[arg-type]
+        skt.incoming.append(b"one")
+        connection.doRead()
+        _internals.swap_protocol(connection, second)
+        skt.incoming.append(b"two")
+        connection.doRead()
+        self.assertEqual((first.data, second.data), ([b"one"], [b"two"]), _twisted("tcp.Connection.protocol"))
+
+    def test_registered_producer(self) -> None:
+        connection = tcp.Connection(_FakeSocket(), Keep())  # type: ignore[arg-type]
+        self.assertIsNone(_internals.registered_producer(connection), _twisted("FileDescriptor.producer"))
+        producer = _internals._NO_PRODUCER
+        connection.registerProducer(producer, True)
+        self.assertIs(
+            _internals.registered_producer(connection), producer, _twisted("FileDescriptor.producer")
+        )
+
+
+class _TakeOver(Resource):
+    isLeaf = True
+
+    def __init__(self, protocol: Protocol) -> None:
+        Resource.__init__(self)
+        self.protocol = protocol
+
+    def render(self, request: Any) -> int:
+        take_over(request, self.protocol)
+        return NOT_DONE_YET
+
+
+class TwistedChannelTests(unittest.SynchronousTestCase):
+    """
+    The HTTP channel hands over the bytes read with the request
+    (C{rawDataReceived} shadowed) and its hold on the connection
+    (C{_networkProducer}).
+    """
+
+    def channel(self, protocol: Protocol) -> Tuple[HTTPChannel, StringTransport]:
+        channel = HTTPChannel()
+        channel.site = Site(_TakeOver(protocol))  # type: ignore[attr-defined]
+        channel.requestFactory = channel.site.requestFactory  # type: ignore[attr-defined]
+        transport = StringTransport()
+        channel.makeConnection(transport)
+        return channel, transport
+
+    def test_network_producer_is_the_transport(self) -> None:
+        channel, transport = self.channel(Keep())
+        self.assertIs(channel._networkProducer, transport, _twisted("HTTPChannel._networkProducer"))
+        channel.connectionLost(None)
+
+    def test_bytes_after_the_request_go_to_the_new_protocol(self) -> None:
+        keep = Keep()
+        channel, transport = self.channel(keep)
+        channel.dataReceived(b"GET /ws HTTP/1.1\r\nHost: x\r\n\r\n\x00\x01key3")
+        self.assertEqual(b"".join(keep.data), b"\x00\x01key3", _twisted("HTTPChannel.rawDataReceived"))
+        self.assertEqual(transport.value(), b"", _twisted("HTTPChannel.rawDataReceived"))
+        self.assertIsNot(channel._networkProducer, transport, _twisted("HTTPChannel._networkProducer"))
+        # the channel can no longer pause the connection it handed over
+        channel.pauseProducing()
+        self.assertEqual(transport.producerState, "producing", _twisted("HTTPChannel._networkProducer"))
+
+
+class TwistedRequestTests(unittest.SynchronousTestCase):
+    def test_disconnected_flag(self) -> None:
+        request = Request(DummyChannel())
+        self.assertFalse(_internals.request_disconnected(request), _twisted("Request._disconnected"))
+        request.connectionLost(None)
+        self.assertTrue(_internals.request_disconnected(request), _twisted("Request._disconnected"))
+
+
+class TwistedTLSTests(unittest.SynchronousTestCase):
+    def test_tls_found_under_a_wrapper(self) -> None:
+        try:
+            from twisted.internet.ssl import optionsForClientTLS
+            from twisted.protocols.tls import TLSMemoryBIOFactory
+        except ImportError:
+            raise unittest.SkipTest("no TLS support installed")
+        factory = TLSMemoryBIOFactory(
+            optionsForClientTLS("example.com"), True, Factory.forProtocol(Protocol)
+        )
+        tls = factory.buildProtocol(None)
+        under = StringTransport()
+        tls.makeConnection(under)
+        self.assertIs(
+            _internals.wrapped_transport(tls), under, _twisted("TLSMemoryBIOProtocol.transport")
+        )
+        self.assertTrue(_internals.is_tls(tls), _twisted("TLSMemoryBIOProtocol"))
+        self.assertFalse(_internals.is_tls(under))
+
+
+class TwistedMemoryIOTests(unittest.SynchronousTestCase):
+    """
+    L{txsockjs.testing} runs on C{twisted.test.iosim}'s transport pair and
+    pump.
+    """
+
+    def test_pump_moves_bytes(self) -> None:
+        from twisted.test.iosim import FakeTransport, IOPump
+
+        client, server = Protocol(), Keep()
+        client_io = FakeTransport(client, isServer=False)
+        server_io = FakeTransport(server, isServer=True)
+        client.makeConnection(client_io)
+        server.makeConnection(server_io)
+        pump = IOPump(client, server, client_io, server_io, False)
+        client_io.write(b"hello")
+        pump.pump()
+        self.assertEqual(server.data, [b"hello"], _twisted("twisted.test.iosim"))
+
+
+class TwistedHTTPChannelStateTests(unittest.SynchronousTestCase):
+    def test_waiting_for_transport(self) -> None:
+        """
+        A channel whose connection's buffer is full says so: the streaming
+        receivers' write timeout tells a stuck finished response from one
+        that drained.
+        """
+        channel = HTTPChannel()
+        channel.makeConnection(StringTransport())
+        self.assertFalse(
+            _internals.channel_waiting_for_transport(channel), _twisted("HTTPChannel._waitingForTransport")
+        )
+        channel.pauseProducing()
+        self.assertTrue(
+            _internals.channel_waiting_for_transport(channel), _twisted("HTTPChannel._waitingForTransport")
+        )
+        channel.resumeProducing()
+        self.assertFalse(
+            _internals.channel_waiting_for_transport(channel), _twisted("HTTPChannel._waitingForTransport")
+        )
+        channel.connectionLost(None)
+
+
+class TwistedEndpointParserTests(unittest.SynchronousTestCase):
+    def test_tcp_parser(self) -> None:
+        """
+        Twisted's parser of C{tcp:} descriptions is found, and takes the
+        keywords the C{sockjs:} endpoint's help names.
+        """
+        import inspect
+
+        parser = _internals.server_endpoint_parser("TCP")
+        self.assertIsNotNone(parser, _twisted("twisted.internet.endpoints._serverParsers"))
+        assert parser is not None
+        names = set(inspect.signature(parser).parameters)
+        self.assertTrue({"interface", "backlog"} <= names, _twisted("_serverParsers['tcp']"))
