@@ -7,9 +7,10 @@
 
 Each server is started as bench/run.py starts it (pinned to CPU 0, on 127.0.0.1), warmed up by the load
 generator, then strace attaches to every thread of it for the measured phase only (a fixed number of requests:
-GET /info on 50 keep-alive connections; xhr polling round trips, a poll and an xhr_send each, on 50 sessions),
-and detaches when the phase is over. The table gives calls per request for each system call (a polling round trip
-is two requests). strace slows the server down a lot: read the counts, not the rates. Needs strace
+GET /info on 50 keep-alive connections; xhr polling round trips, a poll and an xhr_send each, on 50 sessions;
+broadcasts, one at a time, from one websocket session to 1000), and detaches when the phase is over. The table
+gives calls per request for each system call (a polling round trip is two requests; for broadcast, per delivery
+to one session). strace slows the server down a lot: read the counts, not the rates. Needs strace
 (`apt-get install -y strace`).
 """
 import argparse
@@ -24,9 +25,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run  # noqa: E402  (bench/run.py: servers, load generator, peers)
 
-#: requests per unit of each scenario's count
-REQUESTS_PER = {"info": 1, "xhr_polling": 2}
-PHASE = {"info": "info", "xhr_polling": "poll"}
+#: requests per unit of each scenario's count (broadcast: the unit is one delivery to one session)
+REQUESTS_PER = {"info": 1, "xhr_polling": 2, "broadcast": 1}
 
 _LINE = re.compile(r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:(\d+)\s+)?(\w+)\s*$")
 
@@ -45,6 +45,9 @@ def measure(name, spec, scenario, count, port, logdir):
     params = {
         "info": dict(concurrency=50, warmup=2000, count=count, seconds=60),
         "xhr_polling": dict(sessions=50, warmup=1000, count=count, seconds=60),
+        # strace on the "fanout" phase: one broadcast at a time to 1000 sessions, count // 100 of them
+        "broadcast": dict(sessions=1000, warmup=10, latencyCount=max(1, count // 100), window=4, count=10,
+                          seconds=60),
     }[scenario]
     server = run.Server(name, spec, port, logdir)
     client = strace = None
@@ -69,7 +72,12 @@ def measure(name, spec, scenario, count, port, logdir):
         strace.send_signal(signal.SIGINT)
         strace.wait(20)
         strace = None
-        client.next_event(30)  # end
+        while True:  # later phases (broadcast's "sustained") run without strace
+            ev = client.next_event(120)
+            if ev["event"] == "end":
+                break
+            client.send("go")
+            client.next_event(200)
         client.send("exit")
     finally:
         if strace is not None and strace.poll() is None:
@@ -87,7 +95,7 @@ def measure(name, spec, scenario, count, port, logdir):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--servers", default="txsockjs,sockjs-node")
-    ap.add_argument("--scenarios", default="info,xhr_polling")
+    ap.add_argument("--scenarios", default="info,xhr_polling,broadcast")
     ap.add_argument("--count", type=int, default=5000, help="requests (/info) or round trips (polling) measured")
     ap.add_argument("--txsockjs-before", metavar="PATH")
     ap.add_argument("--python")

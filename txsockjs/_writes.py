@@ -18,20 +18,8 @@ last byte). A connection whose Twisted buffer holds anything, or that is
 closing, or that is not a plain TCP connection (TLS, a test transport)
 keeps Twisted's path untouched.
 
-Twisted internals relied on (all of C{twisted.internet.abstract.FileDescriptor}
-or C{twisted.internet.tcp.Connection}, stable for many years):
-  - C{writeSomeData(data)}: the transport's own non-blocking send (returns
-    the bytes taken, or a C{ConnectionLost}), so errors are classified
-    exactly as Twisted classifies them;
-  - C{dataBuffer}, C{offset} and C{_tempDataLen}: to know that nothing is
-    buffered, so that no byte can overtake an earlier one;
-  - C{_writeDisconnecting}, C{_writeDisconnected}, C{_aborting}: a half
-    closed or aborting connection keeps Twisted's path (its shutdown comes
-    after the buffer drains; an abort drops what is buffered);
-  - C{TLS}: set on a TCP connection that started TLS (its bytes must go
-    through the TLS layer);
-  - C{producer} and C{streamingProducer}: a pull producer is asked for more
-    only when Twisted's buffer drains, so its writes keep Twisted's path.
+The Twisted internals this relies on (C{tcp.Connection}'s write state and
+its C{writeSomeData}) are listed, with why, in L{txsockjs._internals}.
 
 The guard of each connection (C{_guard.Guard.makeConnection} and its
 websocket take-over) installs the writer and wraps C{dataReceived} in
@@ -43,6 +31,8 @@ from __future__ import annotations
 from typing import Any, Callable, Iterable, List, Optional, Tuple
 
 from twisted.internet.tcp import Connection
+
+from ._internals import can_send_now, send_some
 
 __all__ = ["writers_for", "gathering"]
 
@@ -97,24 +87,6 @@ def _flush_all(state: _Gathering) -> None:
         writers = state.writers
 
 
-def _can_send_now(transport: Any) -> bool:
-    """
-    The transport is connected, not closing, holds no buffered byte and
-    has no pull producer waiting for the buffer to drain.
-    """
-    return bool(
-        transport.connected
-        and not transport.disconnecting
-        and not transport._tempDataLen
-        and transport.offset == len(transport.dataBuffer)
-        and not transport._writeDisconnecting
-        and not transport._writeDisconnected
-        and not transport._aborting
-        and not transport.TLS
-        and (transport.producer is None or transport.streamingProducer)
-    )
-
-
 class _TryWriteFirst:
     """
     The C{write} and C{writeSequence} of one TCP connection: gathered while
@@ -161,8 +133,8 @@ class _TryWriteFirst:
 
     def _send(self, data: bytes) -> None:
         transport = self._transport
-        if _can_send_now(transport):
-            sent = transport.writeSomeData(data)
+        if can_send_now(transport):
+            sent = send_some(transport, data)
             if isinstance(sent, int):
                 if sent >= len(data):
                     return
