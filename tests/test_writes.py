@@ -125,8 +125,9 @@ class TryWriteFirstTests(WireCase):
     @defer.inlineCallbacks
     def test_gathered_while_handling(self):
         """
-        Writes made while a L{gathering} handler runs leave in one send when
-        it returns, on every connection written to.
+        Writes made while L{gathering} handlers run leave at the end of the
+        reactor turn, in one send on every connection written to, however
+        many handlers wrote to it.
         """
         reader1, server1 = yield self.connect()
         reader2, server2 = yield self.connect()
@@ -140,9 +141,25 @@ class TryWriteFirstTests(WireCase):
             self.assertEqual(counts[0].sends + counts[1].sends, 0)
 
         gathering(handle)(b"request")
-        self.assertEqual([(c.sends, c.registrations) for c in counts], [(1, 0), (1, 0)])
+        gathering(lambda data: server2.write(b" again"))(b"another read, same turn")
+        self.assertEqual([(c.sends, c.registrations) for c in counts], [(0, 0), (0, 0)])
         self.assertTrue((yield wait_until(lambda: reader1.data == b"HTTP/1.1 200", WAIT)))
-        self.assertTrue((yield wait_until(lambda: reader2.data == b"other side", WAIT)))
+        self.assertTrue((yield wait_until(lambda: reader2.data == b"other side again", WAIT)))
+        self.assertEqual([(c.sends, c.registrations) for c in counts], [(1, 0), (1, 0)])
+
+    @defer.inlineCallbacks
+    def test_later_write_in_the_same_turn_keeps_order(self):
+        """
+        A write made outside any handler while gathered bytes wait for the
+        end of the turn goes behind them, not ahead.
+        """
+        reader, server = yield self.connect()
+        counting = Counting(server.transport)
+        gathering(lambda data: server.write(b"first "))(b"x")
+        server.write(b"second")
+        self.assertEqual(counting.sends, 0)
+        self.assertTrue((yield wait_until(lambda: reader.data == b"first second", WAIT)))
+        self.assertEqual(counting.sends, 1)
 
     @defer.inlineCallbacks
     def test_gathered_writes_leave_even_if_the_handler_fails(self):
