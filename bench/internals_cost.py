@@ -38,7 +38,7 @@ from twisted.web.http_headers import Headers  # noqa: E402
 
 from txsockjs import Options, SockJSResource  # noqa: E402
 from txsockjs.session import RequestInfo  # noqa: E402
-from txsockjs.transports.websocket import SockJSWebSocketProtocol  # noqa: E402
+from txsockjs._transports.websocket import SockJSWebSocketProtocol  # noqa: E402
 
 KEY = b"\x11\x22\x33\x44"
 PAYLOAD = b'["hello, a small 32-byte message"]'

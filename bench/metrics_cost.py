@@ -27,7 +27,7 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import Clock
 from txsockjs import Options, SockJSResource
 from txsockjs.session import RequestInfo
-from txsockjs.transports.websocket import SockJSWebSocketProtocol
+from txsockjs._transports.websocket import SockJSWebSocketProtocol
 
 class Echo(Protocol):
     def messageReceived(self, message):

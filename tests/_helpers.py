@@ -10,12 +10,15 @@ never from each other).
   needs the wire (HTTP/1.0 and chunking on a socket, the websocket takeover
   of a TCP connection, hixie-76).
 - websocket and treq clients over real ports (L{connect_ws},
-  L{HTTPClientMixin}) and L{wait_until}, for the service and endpoint tests.
+  L{HTTPClientMixin}), and waits on events (L{sockets_closed},
+  L{fired_when}, L{bounded}), for the service and endpoint tests: nothing
+  here waits on the wall clock, every wait is for an event and bounded.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import sys
 import uuid
@@ -24,31 +27,44 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import treq
 from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol
 from twisted.internet import defer, reactor, task, tcp
+from twisted.internet.address import IPv4Address
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
-from twisted.internet.protocol import Protocol
+from twisted.internet.protocol import Factory, Protocol
 from twisted.web.client import HTTPConnectionPool
+from twisted.web.http_headers import Headers
 from twisted.web.server import Site
+from zope.interface import implementer
 
 from txsockjs import Options
+from txsockjs._receiver import IReceiver
+from txsockjs.session import RequestInfo, Session
+from txsockjs._testing_http import dechunk
 from txsockjs.testing import Exchange, SockJSTestServer
 
 __all__ = [
+    "echo_factory",
+    "request_info",
+    "Receiver",
+    "Recorder",
     "MemoryServerMixin",
+    "SessionRequestsMixin",
     "MemoryClient",
     "CountingWSClient",
     "bounded",
     "SHUTDOWN_FRAME",
     "WSClient",
     "connect_ws",
-    "wait_until",
+    "sockets_closed",
+    "open_sockets",
+    "socket_closed",
+    "fired_when",
+    "Arrivals",
     "HTTPClientMixin",
     "make_root",
     "TrackingClock",
     "RawClient",
     "Response",
-    "dechunk",
     "ServerMixin",
-    "sleep",
     "new_id",
     "WAIT",
 ]
@@ -84,32 +100,56 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
-def sleep(seconds: float) -> defer.Deferred:
-    d: defer.Deferred = defer.Deferred()
-    reactor.callLater(seconds, d.callback, None)
-    return d
-
-
 class TrackingClock:
     """
-    The reactor's time, with every delayed call remembered, so that the
-    timers sessions still hold when a test ends (disconnect timers,
-    heartbeats) can be cancelled as a server shutdown would.
+    The reactor, with every delayed call remembered, so that the timers
+    sessions still hold when a test ends (disconnect timers, heartbeats)
+    can be cancelled as a server shutdown would, rather than waited out.
+    Everything else (C{listenTCP}, ...) is the reactor's, so that it also
+    serves as the C{reactor} of an endpoint description.
     """
 
     def __init__(self, real: Any = reactor) -> None:
         self._real = real
         self._calls: List[Any] = []
+        self._settled: List[defer.Deferred] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
 
     def seconds(self) -> float:
         return self._real.seconds()
 
     def callLater(self, delay: float, f: Callable, *args: Any, **kw: Any) -> Any:
-        call = self._real.callLater(delay, f, *args, **kw)
+        def run() -> Any:
+            try:
+                return f(*args, **kw)
+            finally:
+                self._check_settled()
+
+        call = self._real.callLater(delay, run)
         if len(self._calls) > 256:
             self._calls = [c for c in self._calls if c.active()]
         self._calls.append(call)
         return call
+
+    def settled(self) -> defer.Deferred:
+        """
+        Fires (bounded) once no timer due by now is left to run: what the
+        server scheduled at once (a batched flush, ...) has run.
+        """
+        d: defer.Deferred = defer.Deferred()
+        self._settled.append(d)
+        self._check_settled()
+        return bounded(d)
+
+    def _check_settled(self) -> None:
+        now = self._real.seconds()
+        if any(c.active() and c.getTime() <= now for c in self._calls):
+            return
+        waiting, self._settled = self._settled, []
+        for d in waiting:
+            d.callback(None)
 
     def getDelayedCalls(self) -> List[Any]:
         return [c for c in self._calls if c.active()]
@@ -123,28 +163,6 @@ class TrackingClock:
 
 class Incomplete(Exception):
     pass
-
-
-def dechunk(raw: bytes) -> Tuple[bytes, bool, List[bytes]]:
-    """
-    Decode as much of a chunked body as arrived: the body so far, whether the
-    last chunk came, and the chunks themselves.
-    """
-    chunks: List[bytes] = []
-    pos = 0
-    while True:
-        end = raw.find(b"\r\n", pos)
-        if end < 0:
-            return b"".join(chunks), False, chunks
-        size = int(raw[pos:end].split(b";")[0], 16)
-        if size == 0:
-            return b"".join(chunks), True, chunks
-        start = end + 2
-        if len(raw) < start + size + 2:
-            return b"".join(chunks), False, chunks
-        chunks.append(raw[start : start + size])
-        assert raw[start + size : start + size + 2] == b"\r\n", "bad chunk trailer"
-        pos = start + size + 2
 
 
 class Response:
@@ -297,14 +315,6 @@ class RawClient(Protocol):
             self.transport.abortConnection()
 
 
-def _open_sockets() -> list:
-    return [
-        s
-        for s in list(reactor.getReaders()) + list(reactor.getWriters())
-        if isinstance(s, (tcp.Server, tcp.Client))
-    ]
-
-
 class ServerMixin:
     """
     setUp/cleanup for a trial TestCase: the test endpoints on 127.0.0.1, a
@@ -334,13 +344,7 @@ class ServerMixin:
         yield self.port.stopListening()
         yield self.pool.closeCachedConnections()
         # every socket of this test (ours, and the server's side) must go
-        deadline = reactor.seconds() + WAIT
-        while _open_sockets() and reactor.seconds() < deadline:
-            yield sleep(0.01)
-        for sock in _open_sockets():
-            sock.abortConnection()
-        while _open_sockets() and reactor.seconds() < deadline + 1:
-            yield sleep(0.01)
+        yield sockets_closed()
         # what the sessions still hold, as a server shutdown would
         self.clock.cancel_all()
 
@@ -423,27 +427,160 @@ class ServerMixin:
         return response
 
 
+class SessionRequestsMixin:
+    """
+    The requests the HTTP-level tests make of a session of the test
+    endpoints, over L{ServerMixin} or L{MemoryServerMixin} alike (it uses
+    their C{http} and C{raw}).
+    """
+
+    def session(self, endpoint: str = "echo", server: str = "000") -> str:
+        """
+        The base path of a new session of C{endpoint}.
+        """
+        return f"/{endpoint}/{server}/{new_id()}"
+
+    @defer.inlineCallbacks
+    def open_xhr(self, endpoint: str = "echo") -> Any:
+        """
+        A new session opened with an xhr poll; its base path.
+        """
+        base = self.session(endpoint)
+        r = yield self.http("POST", base + "/xhr")  # type: ignore[attr-defined]
+        self.assertEqual((r.code, r.body), (200, b"o\n"))  # type: ignore[attr-defined]
+        return base
+
+    def send(self, base: str, messages: List[str], **kw: Any) -> defer.Deferred:
+        """
+        C{xhr_send} of C{messages}; fires with the response.
+        """
+        body = json.dumps(messages).encode()
+        return self.http("POST", base + "/xhr_send", body=body, **kw)  # type: ignore[attr-defined]
+
+    @defer.inlineCallbacks
+    def poll(self, base: str) -> Any:
+        """
+        One xhr poll; its body.
+        """
+        r = yield self.http("POST", base + "/xhr")  # type: ignore[attr-defined]
+        self.assertEqual(r.code, 200)  # type: ignore[attr-defined]
+        return r.body
+
+    def stream(self, path: str, method: str = "POST", **kw: Any) -> defer.Deferred:
+        """
+        A streaming request on a connection of its own, kept open; fires
+        with the raw client.
+        """
+        return self.raw(method, path, **kw)  # type: ignore[attr-defined]
+
+
 # -- real ports: websocket and treq clients --------------------------------------
 
 
-def wait_until(
-    predicate: Callable[[], bool], timeout: float = 5.0, interval: float = 0.02
-) -> defer.Deferred:
+def open_sockets() -> list:
     """
-    Fires with C{True} once C{predicate()} holds, or C{False} after
-    C{timeout} seconds.
+    The TCP sockets the reactor reads or writes now, each once.
+    """
+    every = list(reactor.getReaders()) + list(reactor.getWriters())
+    return list(dict.fromkeys(s for s in every if isinstance(s, (tcp.Server, tcp.Client))))
+
+
+def socket_closed(sock: Any) -> defer.Deferred:
+    """
+    Fires once the TCP socket C{sock} (a C{tcp.Server} or C{tcp.Client},
+    whatever protocol it carries now) has closed.
+    """
+    if getattr(sock, "disconnected", False) or getattr(sock, "_aborting", False):
+        # gone, or aborted: out of the reactor already, its connectionLost
+        # scheduled with the method it had (call this before aborting)
+        return defer.succeed(None)
+    waiters = sock.__dict__.get("_test_lost_waiters")
+    if waiters is None:
+        waiters = sock._test_lost_waiters = []
+        original = sock.connectionLost
+
+        def connectionLost(reason: Any) -> None:
+            try:
+                original(reason)
+            finally:
+                for d in sock._test_lost_waiters:
+                    d.callback(None)
+                sock._test_lost_waiters = []
+
+        sock.connectionLost = connectionLost
+    d: defer.Deferred = defer.Deferred()
+    waiters.append(d)
+    return d
+
+
+@defer.inlineCallbacks
+def sockets_closed(
+    sockets: Optional[List[Any]] = None, abort: bool = False, timeout: float = WAIT
+) -> Any:
+    """
+    Fires once every TCP socket of C{sockets} (every one the reactor has
+    open, by default) has closed, after aborting them with C{abort}; those
+    still open after C{timeout} seconds are aborted and waited for a second
+    more.
+    """
+    sockets = open_sockets() if sockets is None else list(sockets)
+    waits = defer.DeferredList([socket_closed(sock) for sock in sockets])
+    if abort:
+        for sock in sockets:
+            sock.abortConnection()
+    try:
+        yield bounded(waits, timeout)
+    except defer.TimeoutError:
+        left = [sock for sock in sockets if not getattr(sock, "disconnected", False)]
+        for sock in left:
+            sock.abortConnection()
+        yield bounded(defer.DeferredList([socket_closed(sock) for sock in left]), 1.0)
+
+
+class Arrivals(list):
+    """
+    A list that things arrive in (a subscriber's callback, a receiver's
+    frames), with a bounded wait for a condition on what arrived.
     """
 
-    @defer.inlineCallbacks
-    def poll():
-        deadline = reactor.seconds() + timeout
-        while not predicate():
-            if reactor.seconds() >= deadline:
-                return False
-            yield task.deferLater(reactor, interval, lambda: None)
-        return True
+    def __init__(self) -> None:
+        super().__init__()
+        self._waiting: List[Tuple[Callable[[List[Any]], Any], defer.Deferred]] = []
 
-    return poll()
+    def append(self, item: Any) -> None:
+        super().append(item)
+        waiting, self._waiting = self._waiting, []
+        for predicate, d in waiting:
+            if predicate(self):
+                d.callback(self)
+            else:
+                self._waiting.append((predicate, d))
+
+    def until(self, predicate: Callable[[List[Any]], Any], timeout: float = WAIT) -> defer.Deferred:
+        """
+        Fires once C{predicate(arrivals)} holds, checked as each item arrives.
+        """
+        if predicate(self):
+            return defer.succeed(self)
+        d: defer.Deferred = defer.Deferred()
+        self._waiting.append((predicate, d))
+        return bounded(d, timeout)
+
+
+def fired_when(predicate: Callable[[], bool]) -> Tuple[defer.Deferred, Callable[[], None]]:
+    """
+    A Deferred that fires once C{predicate()} holds, and the function to
+    call whenever what it looks at may have changed (from the event that
+    changes it: a protocol's C{dataReceived}, C{connectionLost}, ...).
+    """
+    d: defer.Deferred = defer.Deferred()
+
+    def check() -> None:
+        if not d.called and predicate():
+            d.callback(None)
+
+    check()
+    return d, check
 
 
 class WSClient(WebSocketClientProtocol):
@@ -515,10 +652,19 @@ class HTTPClientMixin:
         """
         response = yield self.post(url)
         chunks: List[bytes] = []
-        done = treq.collect(response, chunks.append)
-        got_open = yield wait_until(lambda: b"\no\n" in b"".join(chunks))
-        if not got_open:
-            raise AssertionError(f"no open frame in {b''.join(chunks)[-100:]!r}")
+        opened, check = fired_when(lambda: b"\no\n" in b"".join(chunks))
+
+        def received(data: bytes) -> None:
+            chunks.append(data)
+            check()
+
+        def ended(result: Any) -> Any:
+            if not opened.called:
+                opened.errback(AssertionError(f"no open frame in {b''.join(chunks)[-100:]!r}"))
+            return result
+
+        done = treq.collect(response, received).addBoth(ended)
+        yield bounded(opened)
         return chunks, done
 
 
@@ -593,11 +739,90 @@ class CountingWSClient(WebSocketClientProtocol):
             self.transport.abortConnection()
 
 
-def bounded(d: defer.Deferred) -> defer.Deferred:
-    # a bounded wait on a Deferred other code also waits on
+def bounded(d: defer.Deferred, timeout: float = WAIT) -> defer.Deferred:
+    """
+    A wait of at most C{timeout} seconds on C{d}, which other code may
+    also wait on (C{d} itself is not cancelled).
+    """
     waiter: defer.Deferred = defer.Deferred()
     d.addBoth(lambda result: (waiter.called or waiter.callback(result), result)[1])
-    return waiter.addTimeout(WAIT, reactor)
+    return waiter.addTimeout(timeout, reactor)
+
+
+# -- a handler for twistd sockjs --handler (a dotted name) ----------------------
+
+
+class _Echo(Protocol):
+    def dataReceived(self, data: bytes) -> None:
+        self.transport.write(data)
+
+
+#: C{--handler=tests._helpers.echo_factory}
+echo_factory = Factory.forProtocol(_Echo)
+
+
+# -- sessions without HTTP ------------------------------------------------------
+
+
+def request_info() -> RequestInfo:
+    """
+    The request a session is opened by, as the session tests need one.
+    """
+    return RequestInfo(
+        method=b"POST",
+        uri=b"/echo/0/s/xhr",
+        path=b"/echo/0/s/xhr",
+        headers=Headers(),
+        peer=IPv4Address("TCP", "127.0.0.1", 40000),
+        host=IPv4Address("TCP", "127.0.0.1", 8080),
+        cookies={},
+        is_secure=False,
+    )
+
+
+@implementer(IReceiver)
+class Receiver:
+    """
+    A receiver as the HTTP transports behave: a poll takes one frame and
+    detaches, a stream takes frames until closed.
+    """
+
+    def __init__(self, session: Session, polling: bool = False) -> None:
+        self.session = session
+        self.polling = polling
+        self.frames: Arrivals = Arrivals()
+        self.closed = False
+
+    def send_frame(self, frame: bytes) -> None:
+        assert not self.closed, "frame after close"
+        self.frames.append(frame)
+        if self.polling:
+            self.closed = True
+            self.session.detach(self)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.session.detach(self)
+
+    def heartbeat(self) -> None:
+        self.send_frame(b"h")
+
+
+class Recorder(Protocol):
+    def __init__(self) -> None:
+        self.received: List[bytes] = []
+        self.made = 0
+        self.lost: list = []
+
+    def connectionMade(self) -> None:
+        self.made += 1
+
+    def dataReceived(self, data: bytes) -> None:
+        self.received.append(data)
+
+    def connectionLost(self, reason=None) -> None:
+        self.lost.append(reason)
 
 
 # -- in memory -------------------------------------------------------------------

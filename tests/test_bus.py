@@ -29,7 +29,7 @@ from txsockjs.rooms import Rooms, decode_room_message, encode_room_message
 from txsockjs._hub import SessionHub
 from txsockjs.session import Session, SessionState
 
-from .test_session import Receiver, Recorder, _info
+from ._helpers import Receiver, Recorder, request_info
 
 
 class MemoryBusTests(SynchronousTestCase):
@@ -103,7 +103,7 @@ class BrokerURLTests(SynchronousTestCase):
     def test_twistd_rejects_a_bad_broker(self) -> None:
         config = tap.Options()
         with self.assertRaises(Exception) as caught:
-            config.parseOptions(["--handler=tests.test_tap.echo_factory", "--broker=amqp://x"])
+            config.parseOptions(["--handler=tests._helpers.echo_factory", "--broker=amqp://x"])
         self.assertIn("expected memory or redis", str(caught.exception))
 
 
@@ -136,7 +136,7 @@ class BindBusTests(SynchronousTestCase):
         factory = Factory.forProtocol(Protocol)
         self.assertIs(bind_bus(factory, bus), factory)
         self.assertIs(bind_bus(Recorder, bus), Recorder)
-        self.assertIs(tap.load_handler("tests.test_tap.echo_factory", bus).__class__, Factory)
+        self.assertIs(tap.load_handler("tests._helpers.echo_factory", bus).__class__, Factory)
 
     def test_service_carries_the_bus(self) -> None:
         config = tap.Options()
@@ -153,7 +153,7 @@ class RoomsTests(SynchronousTestCase):
         self.bus = MemoryBus()
 
     def session(self, name: str) -> tuple:
-        session = Session(name, Recorder(), self.hub, _info(), "xhr_streaming")
+        session = Session(name, Recorder(), self.hub, request_info(), "xhr_streaming")
         receiver = Receiver(session)
         session.attach(receiver)
         return session, receiver
@@ -342,7 +342,7 @@ class SubscriptionTimingTests(SynchronousTestCase):
         self.assertTrue(verifyObject(IMessageBus, self.bus_a))
 
     def session(self, name: str) -> tuple:
-        session = Session(name, Recorder(), self.hub, _info(), "xhr_polling")
+        session = Session(name, Recorder(), self.hub, request_info(), "xhr_polling")
         receiver = Receiver(session)
         session.attach(receiver)
         return session, receiver

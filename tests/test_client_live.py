@@ -24,7 +24,7 @@ from txsockjs import Options, SockJSResource
 from txsockjs.client import SockJSClientEndpoint, SockJSConnectError
 
 from ._client_support import LiveClientTests, Recorder, stop_shared_servers
-from ._helpers import wait_until
+from ._helpers import sockets_closed
 
 
 def tearDownModule() -> None:
@@ -72,9 +72,7 @@ def serve(case: unittest.TestCase, root: Resource, *resources: SockJSResource, t
         for resource in resources:
             resource.shutdown()
         yield port.stopListening()
-        for protocol in list(wrapping.protocols):
-            protocol.transport.abortConnection()
-        yield wait_until(lambda: not wrapping.protocols)
+        yield sockets_closed([p.transport for p in wrapping.protocols], abort=True)
 
     case.addCleanup(stop)
     return port

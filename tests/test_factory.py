@@ -1,16 +1,17 @@
 """
-SockJSFactory: a ready Site that owns its application factory's life.
+SockJSFactory: a ready Site that owns its application factory's life,
+served in memory by L{txsockjs.testing} (started and stopped as a listening
+port would).
 """
 
 import warnings
 
-import treq
-from twisted.internet import defer, reactor
 from twisted.internet.protocol import Factory, Protocol
-from twisted.trial.unittest import TestCase
-from twisted.web.client import HTTPConnectionPool
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
 
 from txsockjs import Options, SockJSFactory
+from txsockjs.testing import SockJSTestServer
 
 
 class Echo(Protocol):
@@ -31,40 +32,32 @@ class Recording(Factory):
         self.events.append("stop")
 
 
-class SockJSFactoryTests(TestCase):
-    @defer.inlineCallbacks
+class SockJSFactoryTests(SynchronousTestCase):
     def test_site_serves_prefix_and_owns_the_factory(self):
         app = Recording()
-        site = SockJSFactory(app, Options(), prefix="/a/echo")
-        port = reactor.listenTCP(0, site, interface="127.0.0.1")
+        site = SockJSFactory(app, Options(), prefix="/a/echo", reactor=Clock())
+        self.assertEqual(app.events, [])
+        server = SockJSTestServer.for_site(site)
         self.assertEqual(app.events, ["start"])
-        pool = HTTPConnectionPool(reactor, persistent=False)
-        base = "http://127.0.0.1:%d" % port.getHost().port
-        r = yield treq.post(base + "/a/echo/0/s/xhr", pool=pool)
-        self.assertEqual((yield r.content()), b"o\n")
-        r = yield treq.post(base + "/a/echo/0/s/xhr_send", b'["hi"]', pool=pool)
-        self.assertEqual(r.code, 204)
-        yield r.content()
-        r = yield treq.post(base + "/a/echo/0/s/xhr", pool=pool)
-        self.assertEqual((yield r.content()), b'a["hi"]\n')
+        self.assertEqual(server.request("POST", "/a/echo/0/s/xhr").body, b"o\n")
+        self.assertEqual(server.request("POST", "/a/echo/0/s/xhr_send", body=b'["hi"]').code, 204)
+        self.assertEqual(server.request("POST", "/a/echo/0/s/xhr").body, b'a["hi"]\n')
         with warnings.catch_warnings():
             warnings.simplefilter("error", DeprecationWarning)
             for path in ("/nothing", "/a", "/a/other"):
-                r = yield treq.get(base + path, pool=pool)
-                self.assertEqual(r.code, 404, path)
-                yield r.content()
+                self.assertEqual(server.request("GET", path).code, 404, path)
         session = site.sockjs.sessions.get("s")
-        yield port.stopListening()
+        stream = server.open("xhr_streaming", prefix="/a/echo")
+        server.stop()
         self.assertEqual(app.events, ["start", "stop"])
         self.assertEqual(session.close_reason, (1001, "Server shutting down"))
+        self.assertEqual(stream.close_frame.code, 1001)
+        self.assertFalse(stream.connected)
         self.assertEqual(len(site.sockjs.sessions), 0)
 
-    @defer.inlineCallbacks
     def test_root_prefix(self):
-        site = SockJSFactory(Recording(), prefix="/")
-        port = reactor.listenTCP(0, site, interface="127.0.0.1")
-        self.addCleanup(port.stopListening)
-        pool = HTTPConnectionPool(reactor, persistent=False)
-        r = yield treq.get("http://127.0.0.1:%d/info" % port.getHost().port, pool=pool)
-        self.assertEqual(r.code, 200)
-        self.assertIn(b'"websocket":true', (yield r.content()))
+        server = SockJSTestServer.for_site(SockJSFactory(Recording(), prefix="/", reactor=Clock()))
+        self.addCleanup(server.stop)
+        response = server.request("GET", "/info")
+        self.assertEqual(response.code, 200)
+        self.assertIn(b'"websocket":true', response.body)

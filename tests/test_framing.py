@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from txsockjs.framing import (
+from txsockjs._framing import (
     BrokenJSON,
     PayloadExpected,
     close_frame,
@@ -70,7 +70,7 @@ class ParseTests(SynchronousTestCase):
 
 class EventSourceWrapTests(SynchronousTestCase):
     def test_percent_survives_the_clients_decodeURI(self):
-        from txsockjs.transports.eventsource import EventSource
+        from txsockjs._transports.eventsource import EventSource
 
         wrap = EventSource(None, None, 4096).wrap
         frame = message_frame(["100% %20 %zz"])

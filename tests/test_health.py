@@ -104,7 +104,7 @@ class TwistdDrainTests(SynchronousTestCase):
     def test_flags(self) -> None:
         config = tap.Options()
         config.parseOptions(
-            ["--handler=tests.test_tap.echo_factory", "--health=/health", "--drain-timeout=4",
+            ["--handler=tests._helpers.echo_factory", "--health=/health", "--drain-timeout=4",
              "--listen=tcp:0"]
         )
         clock = Clock()
@@ -122,10 +122,10 @@ class TwistdDrainTests(SynchronousTestCase):
         ):
             config = tap.Options()
             with self.assertRaises(Exception) as caught:
-                config.parseOptions(["--handler=tests.test_tap.echo_factory", *argv])
+                config.parseOptions(["--handler=tests._helpers.echo_factory", *argv])
             self.assertIn(words, str(caught.exception))
 
     def test_without_health_no_drain(self) -> None:
         config = tap.Options()
-        config.parseOptions(["--handler=tests.test_tap.echo_factory", "--listen=tcp:0"])
+        config.parseOptions(["--handler=tests._helpers.echo_factory", "--listen=tcp:0"])
         self.assertIsNone(tap.build_service(config, Clock()).drainer)

@@ -18,7 +18,7 @@ from twisted.trial import unittest
 
 from txsockjs import Options
 
-from ._helpers import MemoryServerMixin, new_id
+from ._helpers import MemoryServerMixin, SessionRequestsMixin, new_id
 
 NO_CACHE = "no-store, no-cache, no-transform, must-revalidate, max-age=0"
 YEAR = "31536000"
@@ -35,31 +35,9 @@ def header(response, name):
     return response.header(name)
 
 
-class _Base(MemoryServerMixin, unittest.TestCase):
+class _Base(SessionRequestsMixin, MemoryServerMixin, unittest.TestCase):
     # nothing waits in memory: a test that blocks has failed
     timeout = 5
-
-    def session(self, endpoint="echo", server="000"):
-        return f"/{endpoint}/{server}/{new_id()}"
-
-    @defer.inlineCallbacks
-    def open_xhr(self, endpoint="echo"):
-        """
-        A new session opened with an xhr poll; its base path.
-        """
-        base = self.session(endpoint)
-        r = yield self.http("POST", base + "/xhr")
-        self.assertEqual((r.code, r.body), (200, b"o\n"))
-        return base
-
-    def send(self, base, messages, **kw):
-        return self.http("POST", base + "/xhr_send", body=json.dumps(messages).encode(), **kw)
-
-    @defer.inlineCallbacks
-    def poll(self, base):
-        r = yield self.http("POST", base + "/xhr")
-        self.assertEqual(r.code, 200)
-        return r.body
 
     def assertNoCache(self, response):
         self.assertEqual(header(response, "cache-control"), NO_CACHE)
@@ -79,14 +57,6 @@ class _Base(MemoryServerMixin, unittest.TestCase):
         else:
             self.assertEqual(header(response, "access-control-allow-origin"), origin)
             self.assertEqual(header(response, "access-control-allow-credentials"), "true")
-
-    @defer.inlineCallbacks
-    def stream(self, path, method="POST", **kw):
-        """
-        A streaming request on a raw connection, kept open.
-        """
-        client = yield self.raw(method, path, **kw)
-        return client
 
 
 # ---------------------------------------------------------------------------

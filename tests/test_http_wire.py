@@ -7,35 +7,16 @@ connection to a real listening port on 127.0.0.1.
 
 from __future__ import annotations
 
-import json
-
 from twisted.internet import defer
 from twisted.trial import unittest
 
-from ._helpers import ServerMixin, new_id
+from ._helpers import ServerMixin, SessionRequestsMixin
 
 PRELUDE = b"h" * 2048 + b"\n"
 
 
-class _Base(ServerMixin, unittest.TestCase):
+class _Base(SessionRequestsMixin, ServerMixin, unittest.TestCase):
     timeout = 30
-
-    def session(self, endpoint="echo", server="000"):
-        return f"/{endpoint}/{server}/{new_id()}"
-
-    def send(self, base, messages, **kw):
-        return self.http("POST", base + "/xhr_send", body=json.dumps(messages).encode(), **kw)
-
-    @defer.inlineCallbacks
-    def poll(self, base):
-        r = yield self.http("POST", base + "/xhr")
-        self.assertEqual(r.code, 200)
-        return r.body
-
-    @defer.inlineCallbacks
-    def stream(self, path, method="POST", **kw):
-        client = yield self.raw(method, path, **kw)
-        return client
 
 
 class XhrStreamingTests(_Base):

@@ -29,7 +29,7 @@ from twisted.web.server import NOT_DONE_YET, Site
 from twisted.web.test.requesthelper import DummyChannel
 
 from txsockjs import _internals
-from txsockjs.transports._takeover import take_over
+from txsockjs._transports._takeover import take_over
 
 _KEY = b"\x37\xfa\x21\x3d"
 _HANDSHAKE = (

@@ -17,7 +17,7 @@ from twisted.trial import unittest
 from twisted.web.client import HTTPConnectionPool
 
 from txsockjs import Options, SockJSSite
-from txsockjs.framing import message_frame
+from txsockjs._framing import message_frame
 from txsockjs.metrics import METRIC_NAMES, MetricsResource
 from txsockjs.testing import SockJSTestServer
 
@@ -258,8 +258,8 @@ class ServingTests(unittest.SynchronousTestCase):
         self.assertEqual(config["sockjs_options"].metrics_path, "/metrics")
         service = build_service(config, reactor=Clock())
         self.assertEqual(list(service.site.endpoints), ["/echo"])
-        server = SockJSTestServer(service.site.resource, Clock())
-        server.site = service.site
+        server = SockJSTestServer.for_site(service.site)
+        self.addCleanup(server.stop)
         exchange = server.request("GET", "/metrics")
         self.assertEqual(exchange.code, 200)
         self.assertIn(b'sockjs_sessions_opened_total', exchange.data)
@@ -282,8 +282,8 @@ class ServingTests(unittest.SynchronousTestCase):
         site = SockJSFactory(
             Factory.forProtocol(Echo), Options(metrics_path="/metrics"), prefix="", reactor=clock
         )
-        server = SockJSTestServer(site.resource, clock)
-        server.site = site
+        server = SockJSTestServer.for_site(site)
+        self.addCleanup(server.stop)
         client = server.open("xhr_streaming")
         client.send("a")
         page = parse(server.request("GET", "/metrics").data.split(b"\r\n\r\n", 1)[1].decode())
@@ -298,6 +298,6 @@ class ServingTests(unittest.SynchronousTestCase):
 
         clock = Clock()
         site = SockJSFactory(Factory.forProtocol(Echo), Options(), prefix="/echo", reactor=clock)
-        server = SockJSTestServer(site.resource, clock)
-        server.site = site
+        server = SockJSTestServer.for_site(site)
+        self.addCleanup(server.stop)
         self.assertEqual(server.request("GET", "/metrics").code, 404)

@@ -11,7 +11,7 @@ import shutil
 import tempfile
 from typing import List
 
-from twisted.internet import defer, reactor, utils
+from twisted.internet import defer, utils
 from twisted.internet.address import IPv4Address
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import ConnectionDone, ConnectionLost
@@ -24,7 +24,7 @@ from twisted.trial import unittest
 
 from txsockjs.multiplex import ChannelTransport, MultiplexFactory, js_escape
 
-from ._helpers import connect_ws, wait_until
+from ._helpers import TrackingClock, bounded, connect_ws
 
 
 class SessionLike(StringTransport):
@@ -371,6 +371,22 @@ class LifeCycle(Factory):
         self.protocol = protocol
         self.made = 0
         self.lost = 0
+        self._waiting: List[defer.Deferred] = []
+
+    def all_lost(self) -> defer.Deferred:
+        """
+        Fires (bounded) once every protocol made so far was lost.
+        """
+        d: defer.Deferred = defer.Deferred()
+        self._waiting.append(d)
+        self._check()
+        return bounded(d)
+
+    def _check(self) -> None:
+        if self.made and self.lost >= self.made:
+            waiting, self._waiting = self._waiting, []
+            for d in waiting:
+                d.callback(None)
 
     def buildProtocol(self, addr):
         protocol = super().buildProtocol(addr)
@@ -383,6 +399,7 @@ class LifeCycle(Factory):
         def connectionLost(reason):
             self.lost += 1
             lost(reason)
+            self._check()
 
         protocol.connectionMade, protocol.connectionLost = connectionMade, connectionLost
         return protocol
@@ -395,8 +412,11 @@ class MultiplexOverSockJSTests(unittest.TestCase):
     def setUp(self):
         self.chat = LifeCycle(wire.Echo)
         self.upper = LifeCycle(Shout)
+        # the reactor, its timers remembered: the closed sessions' disconnect
+        # timers are cancelled at the end rather than waited out
+        self.clock = TrackingClock()
         endpoint = serverFromString(
-            reactor, "sockjs:tcp:0:interface=127.0.0.1:prefix=/multiplex:disconnect_delay=0.2"
+            self.clock, "sockjs:tcp:0:interface=127.0.0.1:prefix=/multiplex:shutdown_timeout=0"
         )
         self.port = yield endpoint.listen(
             MultiplexFactory({"chat": self.chat, "my upper": self.upper})
@@ -406,7 +426,7 @@ class MultiplexOverSockJSTests(unittest.TestCase):
     @defer.inlineCallbacks
     def tearDown(self):
         yield self.port.stopListening()
-        yield wait_until(lambda: not len(self.port.resource.sessions))
+        self.clock.cancel_all()
 
     @defer.inlineCallbacks
     def test_websocket(self) -> None:
@@ -427,7 +447,7 @@ class MultiplexOverSockJSTests(unittest.TestCase):
         self.assertEqual((self.chat.made, self.upper.made), (1, 1))
         client.sendClose()
         yield client.closed
-        yield wait_until(lambda: self.chat.lost and self.upper.lost)
+        yield defer.gatherResults([self.chat.all_lost(), self.upper.all_lost()])
         self.assertEqual((self.chat.lost, self.upper.lost), (1, 1))
 
     @defer.inlineCallbacks
@@ -461,7 +481,7 @@ class MultiplexOverSockJSTests(unittest.TestCase):
             ],
         )
         # the client closed chat itself, then the whole session
-        yield wait_until(lambda: self.chat.lost and self.upper.lost)
+        yield defer.gatherResults([self.chat.all_lost(), self.upper.all_lost()])
         self.assertEqual((self.chat.made, self.chat.lost), (1, 1))
         self.assertEqual((self.upper.made, self.upper.lost), (1, 1))
 

@@ -31,6 +31,8 @@ from twisted.web.server import Site
 from txsockjs import Options, SockJSResource
 from txsockjs.testing import Frame, SockJSTestServer
 
+from ._helpers import bounded, open_sockets, socket_closed
+
 
 class Echo(Protocol):
     def messageReceived(self, message):
@@ -75,9 +77,9 @@ class MemoryMixin:
 
 
 class ServerMixin:
-    def serve(self, factory, options):
+    def serve(self, factory, options, clock=None):
         root = Resource()
-        self.resource = SockJSResource(factory, options)
+        self.resource = SockJSResource(factory, options, clock)
         self.addCleanup(self.resource.shutdown)
         root.putChild(b"s", self.resource)
         port = reactor.listenTCP(0, Site(root), interface="127.0.0.1")
@@ -211,27 +213,39 @@ class WebsocketOptionTests(MemoryMixin, SynchronousTestCase):
 
 class WebsocketWriteTimeoutTests(ServerMixin, TestCase):
     """
-    On a real socket and the real clock: the kernel's buffers fill as the
-    reactor runs, and only then does the connection stay full.
+    On a real socket: the kernel's buffers fill as the reactor runs, and
+    the connection stays full. The session's timers (the write timeout's
+    among them) run on a L{Clock}: the test lets the timeout pass.
     """
 
     @defer.inlineCallbacks
     def test_write_timeout_drops_a_websocket_that_does_not_read(self):
         factory = Factory.forProtocol(Flood)
         factory.lost = defer.Deferred()
+        clock = Clock()
         # Flood queues 16 MiB in one turn: above the default queue bound,
-        # which is not what this test is about.
-        self.serve(factory, Options(websocket_write_timeout=0.3, max_queue_size=32 * 1024 * 1024))
+        # which is not what this test is about; the kernel's buffers hold
+        # far less, so the connection stays full once the client stops
+        # reading.
+        options = Options(websocket_write_timeout=7, max_queue_size=32 * 1024 * 1024)
+        self.serve(factory, options, clock)
         client_factory, connected = websocket_client(self.port, "/s/0/a/websocket")
         client = yield connected
         yield client_factory.opened
         client.transport.pauseProducing()  # read nothing from now on
-        timeout = reactor.callLater(5, factory.lost.cancel)
-        yield factory.lost
-        timeout.cancel()
+        clock.advance(0)  # the session writes what Flood sent: the socket fills
+        (server_side,) = [s for s in open_sockets() if s.getHost().port == self.port]
+        dropped = socket_closed(server_side)
+        clock.advance(6.9)
+        self.assertFalse(dropped.called, "dropped before the timeout")
+        self.assertEqual(len(self.resource.open_sessions()), 1)
+        clock.advance(0.1)
+        yield bounded(dropped)
+        clock.advance(0)  # the session hears of it
+        yield bounded(factory.lost)
         self.assertEqual(self.resource.open_sessions(), [])
         client.transport.abortConnection()
-        yield client_factory.closed
+        yield bounded(client_factory.closed)
 
 
 class WebsocketHeartbeatTests(MemoryMixin, SynchronousTestCase):

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import select
 import signal
 import socket
 import subprocess
 import time
-from typing import List
 
 import pytest
 from twisted.application.internet import backoffPolicy
@@ -21,6 +21,8 @@ from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.trial import unittest
 
 from txsockjs._redisbus import RedisBus
+
+from ._helpers import Arrivals, Receiver, Recorder, open_sockets, request_info, sockets_closed
 
 pytestmark = pytest.mark.scale
 
@@ -33,33 +35,34 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _sleep(seconds: float) -> defer.Deferred:
-    d: defer.Deferred = defer.Deferred()
-    reactor.callLater(seconds, d.callback, None)
-    return d
-
-
 class RedisServer:
+    """
+    A redis-server on C{port}; constructed once it says it accepts
+    connections (read from its log as it comes, bounded).
+    """
+
+    READY = b"Ready to accept connections"
+
     def __init__(self, port: int) -> None:
         self.port = port
         self.process = subprocess.Popen(
             ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--daemonize", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         )
+        assert self.process.stdout is not None
+        log = b""
         deadline = time.monotonic() + WAIT
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
-                    s.sendall(b"PING\r\n")
-                    if s.recv(16).startswith(b"+PONG"):
-                        return
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
+        while self.READY not in log:
+            left = deadline - time.monotonic()
+            readable, _, _ = select.select([self.process.stdout], [], [], max(left, 0))
+            chunk = os.read(self.process.stdout.fileno(), 4096) if readable else b""
+            if not chunk:
                 self.stop()
-                raise RuntimeError("redis-server did not start")
-            time.sleep(0.05)
+                raise RuntimeError(f"redis-server did not start: {log[-500:]!r}")
+            log += chunk
+        # nothing reads its log from now on
+        self.process.stdout.close()
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -95,31 +98,34 @@ class RealRedisBusTests(unittest.TestCase):
         self.addCleanup(bus.close)
         return bus
 
-    @defer.inlineCallbacks
-    def until(self, predicate, what: str) -> defer.Deferred:
-        deadline = time.monotonic() + WAIT
-        while not predicate():
-            if time.monotonic() > deadline:
-                self.fail(f"timed out waiting for {what}")
-            yield _sleep(0.02)
+    def redis_goes_away(self) -> defer.Deferred:
+        """
+        Stop redis-server; fires once every connection of this process to
+        it has closed (the buses have seen it go).
+        """
+        to_redis = [
+            sock for sock in open_sockets() if sock.getPeer().port == self.port
+        ]
+        closed = sockets_closed(to_redis, timeout=WAIT)
+        self.redis.stop()
+        return closed
 
     @defer.inlineCallbacks
     def test_across_buses_outage_and_reconnection(self) -> None:
         a, b = self.buses
         yield defer.gatherResults([a.when_connected(), b.when_connected()])
-        got_a: List[str] = []
-        got_b: List[str] = []
+        got_a, got_b = Arrivals(), Arrivals()
         yield a.subscribe("room", got_a.append)
         yield b.subscribe("room", got_b.append)
         text = "hi \ud800 \u2028 " + "x" * 100000
         sent = yield a.publish("room", text)
         self.assertIs(sent, True)
-        yield self.until(lambda: got_a and got_b, "the message on both buses")
+        yield defer.gatherResults([got_a.until(len), got_b.until(len)])
         self.assertEqual((got_a, got_b), ([text], [text]))
 
         # Redis goes away: a publish reaches its own process only, counted
-        self.redis.stop()
-        yield self.until(lambda: not a.connected and not b.connected, "both to notice")
+        yield self.redis_goes_away()
+        self.assertFalse(a.connected or b.connected)
         sent = yield a.publish("room", "during")
         self.assertIs(sent, False)
         self.assertEqual(a.lost, 1)
@@ -131,21 +137,24 @@ class RealRedisBusTests(unittest.TestCase):
         yield defer.gatherResults([a.when_connected(), b.when_connected()])
         self.assertEqual((a.connects, b.connects), (2, 2))
         yield b.publish("room", "after")
-        yield self.until(lambda: got_a[-1] == "after" and got_b[-1] == "after", "after")
+        yield defer.gatherResults(
+            [got.until(lambda items: items[-1] == "after") for got in (got_a, got_b)]
+        )
         self.assertEqual(got_b, [text, "after"])
 
     @defer.inlineCallbacks
     def test_unsubscribed_channel_stays_quiet(self) -> None:
         a, b = self.buses
         yield defer.gatherResults([a.when_connected(), b.when_connected()])
-        got: List[str] = []
+        got = Arrivals()
         sub = yield b.subscribe("c", got.append)
         yield b.subscribe("d", got.append)
         yield b.unsubscribe(sub)
         yield a.publish("c", "not for b")
         yield a.publish("d", "for b")
-        yield self.until(lambda: got, "d")
-        yield _sleep(0.1)
+        # Redis keeps the order of one connection's publications: had
+        # "not for b" reached b, it would have come first
+        yield got.until(len)
         self.assertEqual(got, ["for b"])
 
     @defer.inlineCallbacks
@@ -162,7 +171,6 @@ class RealRedisBusTests(unittest.TestCase):
         from txsockjs._hub import SessionHub
         from txsockjs.session import Session
 
-        from .test_session import Receiver, Recorder, _info
 
         a, b = self.buses
         hub = SessionHub(Clock(), heartbeat_delay=25.0, disconnect_delay=5.0)
@@ -170,14 +178,14 @@ class RealRedisBusTests(unittest.TestCase):
             here, there = Rooms(a, f"ns{k}"), Rooms(b, f"ns{k}")
             yield defer.gatherResults([here.when_ready(), there.when_ready()])
             self.assertTrue(a.ready and b.ready)
-            session = Session(f"s{k}", Recorder(), hub, _info(), "xhr_polling")
+            session = Session(f"s{k}", Recorder(), hub, request_info(), "xhr_polling")
             receiver = Receiver(session)
             session.attach(receiver)
             joined = here.join("all", session)
             self.assertTrue(joined.called)  # live already: nothing to wait for
             sent = yield there.publish("all", f"from b {k}")
             self.assertIs(sent, True)
-            yield self.until(lambda: len(receiver.frames) > 1, f"round {k}")
+            yield receiver.frames.until(lambda frames: len(frames) > 1)
             self.assertEqual(receiver.frames, [b"o", f'a["from b {k}"]'.encode()])
             yield here.close()
             yield there.close()
@@ -216,8 +224,8 @@ class RealRedisBusTests(unittest.TestCase):
         self.assertTrue(bus.ready)
         status = yield get()
         self.assertEqual(status, (200, "serving\nbus up\nsessions 0\n"))
-        self.redis.stop()
-        yield self.until(lambda: not bus.ready, "the outage")
+        yield self.redis_goes_away()
+        self.assertFalse(bus.ready)
         status = yield get()
         self.assertEqual(status, (200, "serving\nbus down\nsessions 0\n"))
         self.flushLoggedErrors()

@@ -10,77 +10,19 @@ from typing import List
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionAborted
 from twisted.internet.interfaces import IPushProducer
 from twisted.internet.protocol import Protocol
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
-from twisted.web.http_headers import Headers
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
-from txsockjs import IReceiver, ISockJSSession, SessionNotOpen, SessionState
+from txsockjs import ISockJSSession, SessionNotOpen, SessionState
 from txsockjs._hub import SessionHub
-from txsockjs.session import RequestInfo, Session
+from txsockjs.session import Session
 
-
-def _info() -> RequestInfo:
-    return RequestInfo(
-        method=b"POST",
-        uri=b"/echo/0/s/xhr",
-        path=b"/echo/0/s/xhr",
-        headers=Headers(),
-        peer=IPv4Address("TCP", "127.0.0.1", 40000),
-        host=IPv4Address("TCP", "127.0.0.1", 8080),
-        cookies={},
-        is_secure=False,
-    )
-
-
-@implementer(IReceiver)
-class Receiver:
-    """
-    A receiver as the HTTP transports behave: a poll takes one frame and
-    detaches, a stream takes frames until closed.
-    """
-
-    def __init__(self, session: Session, polling: bool = False) -> None:
-        self.session = session
-        self.polling = polling
-        self.frames: List[bytes] = []
-        self.closed = False
-
-    def send_frame(self, frame: bytes) -> None:
-        assert not self.closed, "frame after close"
-        self.frames.append(frame)
-        if self.polling:
-            self.closed = True
-            self.session.detach(self)
-
-    def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            self.session.detach(self)
-
-    def heartbeat(self) -> None:
-        self.send_frame(b"h")
-
-
-class Recorder(Protocol):
-    def __init__(self) -> None:
-        self.received: List[bytes] = []
-        self.made = 0
-        self.lost: list = []
-
-    def connectionMade(self) -> None:
-        self.made += 1
-
-    def dataReceived(self, data: bytes) -> None:
-        self.received.append(data)
-
-    def connectionLost(self, reason=None) -> None:
-        self.lost.append(reason)
+from ._helpers import Receiver, Recorder, request_info
 
 
 class SessionTestsMixin:
@@ -98,7 +40,7 @@ class SessionTestsMixin:
             on_forget=self.forgotten.append,
             **hub_options,
         )
-        self.session = Session("s1", self.protocol, self.hub, _info(), "xhr")
+        self.session = Session("s1", self.protocol, self.hub, request_info(), "xhr")
         return self.session
 
 
@@ -194,12 +136,12 @@ class SessionTests(SessionTestsMixin, SynchronousTestCase):
 
     def test_untimed_session_is_forgotten_when_it_closes(self):
         session = self.make()
-        ws = Session("w", Recorder(), self.hub, _info(), "websocket", timed=False)
+        ws = Session("w", Recorder(), self.hub, request_info(), "websocket", timed=False)
         r = Receiver(ws)
         ws.attach(r)
         ws.close()
         self.assertEqual(self.forgotten, [ws])
-        other = Session("w2", Recorder(), self.hub, _info(), "websocket", timed=False)
+        other = Session("w2", Recorder(), self.hub, request_info(), "websocket", timed=False)
         r2 = Receiver(other)
         other.attach(r2)
         other.receiver_lost(r2, clean=True)
@@ -232,7 +174,7 @@ class SessionTests(SessionTestsMixin, SynchronousTestCase):
 
     def test_one_heartbeat_timer_serves_every_session(self):
         session = self.make()
-        other = Session("s2", Recorder(), self.hub, _info(), "xhr_streaming")
+        other = Session("s2", Recorder(), self.hub, request_info(), "xhr_streaming")
         r1, r2 = Receiver(session), Receiver(other)
         session.attach(r1)
         other.attach(r2)
@@ -670,7 +612,7 @@ class TCPLikeTests(SessionTestsMixin, SynchronousTestCase):
         factory.buildProtocol = build
         resource = SockJSResource(factory, reactor=clock)
         for n in range(3):
-            session = resource.new_session(f"s{n}", _info(), "xhr_streaming")
+            session = resource.new_session(f"s{n}", request_info(), "xhr_streaming")
             session.attach(Receiver(session))
             session.send("queued")
         resource.shutdown()
@@ -884,7 +826,7 @@ class FaultIsolationTests(SessionTestsMixin, SynchronousTestCase):
     def _healthy(self, n=3):
         sessions = []
         for i in range(n):
-            s = Session(f"ok{i}", Recorder(), self.hub, _info(), "xhr_streaming")
+            s = Session(f"ok{i}", Recorder(), self.hub, request_info(), "xhr_streaming")
             r = Receiver(s)
             s.attach(r)
             sessions.append((s, r))
@@ -1030,7 +972,7 @@ class OverflowInsideALoopTests(SessionTestsMixin, SynchronousTestCase):
 class BrokenWebsocketReceiverTests(SessionTestsMixin, SynchronousTestCase):
     def test_an_untimed_session_whose_receiver_keeps_failing_is_forgotten(self):
         self.make()
-        ws = Session("w", Recorder(), self.hub, _info(), "websocket", timed=False)
+        ws = Session("w", Recorder(), self.hub, request_info(), "websocket", timed=False)
         poisoned = Poisoned(ws)
         ws.attach(poisoned)
         poisoned.poisoned = True

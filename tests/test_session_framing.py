@@ -17,7 +17,8 @@ from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 import txsockjs.session
-from txsockjs import IReceiver, SessionState
+from txsockjs._receiver import IReceiver
+from txsockjs import SessionState
 from txsockjs._hub import SessionHub
 from txsockjs._rawsession import RawSession
 from txsockjs._sessionframing import RAW, SOCKJS, IRawReceiver, ISessionFraming

@@ -25,9 +25,8 @@ from twisted.web.server import Site
 
 from txsockjs import Options, SockJSResource
 
-from ._helpers import WAIT, ServerMixin, TrackingClock, new_id
+from ._helpers import WAIT, MemoryServerMixin, ServerMixin, TrackingClock, bounded, new_id, sockets_closed
 from ._helpers import CountingWSClient as WSClient
-from ._helpers import bounded as _bounded
 
 
 class ClosingEcho(Echo):
@@ -89,10 +88,7 @@ class ProxyTests(unittest.TestCase):
         yield self.echo_port.stopListening()
         yield self.pool.closeCachedConnections()
         # let the aborted connections go
-        for _ in range(20):
-            if not [c for c in self.echo.connections if c.connected]:
-                break
-            yield deferLater(0.01)
+        yield sockets_closed()
         self.clock.cancel_all()
 
     def echo_lost(self) -> defer.Deferred:
@@ -110,7 +106,7 @@ class ProxyTests(unittest.TestCase):
         factory.setProtocolOptions(openHandshakeTimeout=WAIT, closeHandshakeTimeout=1)
         client = yield TCP4ClientEndpoint(reactor, "127.0.0.1", port).connect(factory)
         self.clients.append(client)
-        yield _bounded(client.opened)
+        yield bounded(client.opened)
         self.assertEqual((yield client.message(1)), "o")
         return client
 
@@ -153,13 +149,7 @@ class ProxyTests(unittest.TestCase):
         self.assertEqual((yield post("xhr")), b'c[3000,"Go away!"]\n')
 
 
-def deferLater(seconds: float) -> defer.Deferred:
-    from twisted.internet.task import deferLater as later
-
-    return later(reactor, seconds, lambda: None)
-
-
-class AmplifyFloodTests(ServerMixin, unittest.TestCase):
+class AmplifyFloodTests(MemoryServerMixin, unittest.TestCase):
     """
     A client that sends many xhr_send to /amplify and never polls: its
     session closes with 1013 once the queue passes its bound, and the
@@ -221,25 +211,31 @@ class StalledWebsocketReaderTests(ServerMixin, unittest.TestCase):
 
     @defer.inlineCallbacks
     def test_stalled_reader_is_closed_with_1013(self):
-        from ._helpers import sleep
-
         port = self.port_number
         factory = WebSocketClientFactory(f"ws://127.0.0.1:{port}/amplify/000/{new_id()}/websocket")
         factory.protocol = WSClient
         factory.setProtocolOptions(openHandshakeTimeout=WAIT, closeHandshakeTimeout=1)
         client = yield TCP4ClientEndpoint(reactor, "127.0.0.1", port).connect(factory)
         self.clients.append(client)
-        yield _bounded(client.opened)
+        yield bounded(client.opened)
         self.assertEqual((yield client.message(1)), "o")
         (session,) = self.resource("amplify").websocket_sessions
+        handled: defer.DeferredQueue = defer.DeferredQueue()
+        amplify = session.protocol.messageReceived
+
+        def counted(message: str) -> None:
+            amplify(message)
+            handled.put(message)
+
+        session.protocol.messageReceived = counted
         client.transport.pauseProducing()  # read nothing from now on
         bound = self.resource("amplify").options.max_queue_size
-        deadline = reactor.seconds() + WAIT * 2
         asked = 0
-        while session.close_reason is None and asked < 80 and reactor.seconds() < deadline:
+        while session.close_reason is None and asked < 80:
             client.send('["19"]')
             asked += 1
-            yield sleep(0.005)
+            # the next request once the server answered this one
+            yield bounded(handled.get())
             self.assertLessEqual(session._queued, bound)
         self.assertEqual(session.close_reason, (1013, "Queue overflow"))
         self.assertEqual(session._outbox, [])

@@ -15,7 +15,7 @@ import signal
 import socket
 import sys
 import tempfile
-from typing import Any, List
+from typing import Any, List, Tuple
 
 from twisted.application.service import IServiceMaker
 from twisted.internet import defer, error, protocol, reactor, task
@@ -34,7 +34,7 @@ import txsockjs
 from txsockjs import SockJSSite, tap
 from txsockjs.session import SessionState
 
-from ._helpers import SHUTDOWN_FRAME, HTTPClientMixin, connect_ws, wait_until
+from ._helpers import SHUTDOWN_FRAME, HTTPClientMixin, TrackingClock, bounded, connect_ws
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -595,20 +595,18 @@ class BuildRootTests(unittest.SynchronousTestCase):
 class ServiceTests(HTTPClientMixin, unittest.TestCase):
     timeout = 30
 
-    @defer.inlineCallbacks
-    def start(self, *args: str):
-        config = parse(
-            [
-                "--listen=tcp:0:interface=127.0.0.1",
-                "--disconnect-delay=0.2",
-                "--shutdown-timeout=2",
-                *args,
-            ]
-        )
-        svc = tap.makeService(config)
+    def start(self, *args: str) -> tap.SockJSService:
+        # no waiting at the end for clients that will not come back for
+        # their close frame, unless the test is about that
+        config = parse(["--listen=tcp:0:interface=127.0.0.1", "--shutdown-timeout=0", *args])
+        # the reactor, its timers remembered: the sessions keep a disconnect
+        # timer after they close, cancelled at the end rather than waited out
+        self.clock = TrackingClock()
+        svc = tap.build_service(config, reactor=self.clock)
         svc.startService()
         self.addCleanup(self.stop, svc)
-        yield wait_until(lambda: svc.ports)
+        # a TCP port listens at once
+        self.assertEqual(len(svc.ports), 1)
         self.port = svc.ports[0].getHost().port
         self.base = f"http://127.0.0.1:{self.port}"
         return svc
@@ -617,19 +615,14 @@ class ServiceTests(HTTPClientMixin, unittest.TestCase):
     def stop(self, svc: tap.SockJSService):
         if svc.running:
             yield svc.stopService()
-        # sessions keep a disconnect timer after they close; let it run out
-        yield wait_until(
-            lambda: not any(
-                len(r.sessions) or r.websocket_sessions for r in svc.resources.values()
-            )
-        )
+        self.clock.cancel_all()
 
     @defer.inlineCallbacks
     def test_serves_handlers(self) -> None:
         """
         Each mount serves its handler over xhr and over websocket.
         """
-        yield self.start(
+        self.start(
             "--handler=tests.test_tap.echo_factory",
             "--prefix=/echo",
             "--mount=/deep/upper=tests.test_tap.Upper",
@@ -684,7 +677,7 @@ class ServiceTests(HTTPClientMixin, unittest.TestCase):
         os.makedirs(folder)
         with open(os.path.join(folder, "index.html"), "w") as f:
             f.write("<p>demo</p>")
-        yield self.start("--handler=tests.test_tap.Upper", "--prefix=/upper", "--static", folder)
+        self.start("--handler=tests.test_tap.Upper", "--prefix=/upper", "--static", folder)
         self.assertEqual((yield (yield self.get(self.base + "/index.html")).text()), "<p>demo</p>")
         response = yield self.get(self.base + "/upper/info")
         info = yield response.json()
@@ -695,7 +688,7 @@ class ServiceTests(HTTPClientMixin, unittest.TestCase):
         """
         The endpoint flags configure the endpoints (as seen in C{/info}).
         """
-        yield self.start(
+        self.start(
             "--handler=tests.test_tap.Upper",
             "--prefix=/",
             "--no-websocket",
@@ -712,7 +705,9 @@ class ServiceTests(HTTPClientMixin, unittest.TestCase):
         streaming client, a websocket client and a polling client, then
         stops listening.
         """
-        svc = yield self.start("--handler=tests.test_tap.echo_factory", "--prefix=/echo")
+        svc = self.start(
+            "--handler=tests.test_tap.echo_factory", "--prefix=/echo", "--shutdown-timeout=2"
+        )
         chunks, done = yield self.open_stream(self.base + "/echo/000/stream/xhr_streaming")
         client = yield connect_ws(self.port, "/echo/000/ws/websocket")
         self.assertEqual((yield client.next_message()), "o")
@@ -741,15 +736,39 @@ class _Collector(protocol.ProcessProtocol):
         self.out = bytearray()
         self.err = bytearray()
         self.ended: defer.Deferred = defer.Deferred()
+        self._waiting: List[Tuple[bytes, defer.Deferred]] = []
 
     def outReceived(self, data: bytes) -> None:
         self.out += data
+        self._check()
 
     def errReceived(self, data: bytes) -> None:
         self.err += data
+        self._check()
 
     def processEnded(self, reason) -> None:
+        waiting, self._waiting = self._waiting, []
+        for needle, d in waiting:
+            d.errback(AssertionError(f"ended without {needle!r}: {bytes(self.out + self.err).decode()}"))
         self.ended.callback(reason.value)
+
+    def printed(self, needle: bytes, timeout: float = 10) -> defer.Deferred:
+        """
+        Fires once the process printed C{needle} (on stdout or stderr).
+        """
+        d: defer.Deferred = defer.Deferred()
+        self._waiting.append((needle, d))
+        self._check()
+        return bounded(d, timeout)
+
+    def _check(self) -> None:
+        output = bytes(self.out + self.err)
+        waiting, self._waiting = self._waiting, []
+        for needle, d in waiting:
+            if needle in output:
+                d.callback(None)
+            else:
+                self._waiting.append((needle, d))
 
 
 def spawn_twistd(test: unittest.TestCase, *args: str, copy_linechat: bool = False) -> _Collector:
@@ -856,18 +875,9 @@ class TwistdTests(HTTPClientMixin, unittest.TestCase):
         )
         self.kill_later(process)
         base = f"http://127.0.0.1:{port}/echo"
-
-        @defer.inlineCallbacks
-        def greeting():
-            while not process.ended.called:
-                try:
-                    response = yield self.get(base)
-                    return (yield response.text())
-                except error.ConnectError:
-                    yield task.deferLater(reactor, 0.1, lambda: None)
-            raise AssertionError(bytes(process.out + process.err).decode())
-
-        self.assertEqual((yield greeting()), "Welcome to SockJS!\n")
+        # twistd says so once it listens
+        yield process.printed(f"starting on {port}".encode())
+        self.assertEqual((yield (yield self.get(base)).text()), "Welcome to SockJS!\n")
         chunks, done = yield self.open_stream(base + "/000/stream/xhr_streaming")
         client = yield connect_ws(port, "/echo/000/ws/websocket")
         self.assertEqual((yield client.next_message()), "o")

@@ -16,7 +16,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.resource import Resource
 
 import txsockjs.testing
-from txsockjs import Options, SockJSResource
+from txsockjs import Options, SockJSFactory, SockJSResource
+from txsockjs._testing_http import dechunk
 from txsockjs.testing import Frame, SockJSTestServer, frames_of, parse_frame
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -222,8 +223,72 @@ class ServerTests(SynchronousTestCase):
         self.assertRaises(AssertionError, server.advance, 1.0)
 
     def test_public_names(self) -> None:
+        """
+        C{__all__} is what the module promises, no more.
+        """
+        self.assertEqual(
+            sorted(txsockjs.testing.__all__),
+            ["Exchange", "Frame", "SockJSTestServer", "TestSession", "frames_of", "parse_frame"],
+        )
         for name in txsockjs.testing.__all__:
             self.assertTrue(hasattr(txsockjs.testing, name), name)
+
+    def test_bad_chunk_framing_fails_loudly(self) -> None:
+        """
+        A chunk not followed by CRLF is bad framing, not a shorter body.
+        """
+        self.assertEqual(dechunk(b"2\r\nab\r\n1\r\nc"), (b"ab", False, [b"ab"]))
+        self.assertEqual(dechunk(b"2\r\nab\r\n0\r\n\r\n"), (b"ab", True, [b"ab"]))
+        self.assertRaises(AssertionError, dechunk, b"2\r\nabXY1\r\nc\r\n")
+
+
+class SiteTests(SynchronousTestCase):
+    """
+    L{SockJSTestServer.for_site}: a C{Site} made elsewhere, started and
+    stopped as a listening port would.
+    """
+
+    def test_needs_a_clock(self) -> None:
+        site = SockJSFactory(Factory.forProtocol(Recorder))
+        self.assertRaises(TypeError, SockJSTestServer.for_site, site)
+
+    def test_serves_the_site_with_its_limits(self) -> None:
+        site = SockJSFactory(
+            Factory.forProtocol(Recorder), Options(max_body_size=10), prefix="/x", reactor=Clock()
+        )
+        server = SockJSTestServer.for_site(site)
+        self.assertIs(server.site, site)
+        client = server.open("xhr", prefix="/x")
+        sent = client.send("a" * 50)
+        assert sent is not None
+        self.assertEqual(sent.code, 413)
+        client.send("hi")
+        self.assertEqual(client.messages(), ["hi"])
+
+    def test_stop_closes_the_sessions_and_stops_the_factory(self) -> None:
+        events: List[str] = []
+
+        class Counting(Factory):
+            protocol = Recorder
+
+            def startFactory(self) -> None:
+                events.append("start")
+
+            def stopFactory(self) -> None:
+                events.append("stop")
+
+        site = SockJSFactory(Counting(), prefix="/", reactor=Clock())
+        server = SockJSTestServer.for_site(site)
+        self.assertEqual(events, ["start"])
+        clients = [server.open(transport) for transport in TRANSPORTS]
+        server.stop()
+        self.assertEqual(events, ["start", "stop"])
+        for client in clients:
+            self.assertEqual(
+                client.close_frame, Frame("c", code=1001, reason="Server shutting down"), client.transport
+            )
+        server.stop()
+        self.assertEqual(events, ["start", "stop"], "stopped once")
 
 
 def readme_example() -> str:

@@ -20,7 +20,7 @@ from twisted.trial import unittest
 
 from txsockjs import Options
 
-from ._helpers import WAIT, CountingWSClient as WSClient, Response, ServerMixin, new_id, sleep
+from ._helpers import WAIT, CountingWSClient as WSClient, Response, ServerMixin, new_id, sockets_closed
 from ._helpers import bounded as _bounded
 
 GO_AWAY = 'c[3000,"Go away!"]'
@@ -428,11 +428,10 @@ class LeakTests(_Base):
         hixie.send(b"aaaaaaaa")
         yield hixie.wait(lambda c: c.data.endswith(b"\x00o\xff"))
         hixie.abort()
-        for _ in range(300):
-            left = len(echo.websocket_sessions) + len(self.resource("close").websocket_sessions)
-            if left == 0 and not self.clock.getDelayedCalls():
-                break
-            yield sleep(0.01)
+        # every connection gone, the server's side too, and what it
+        # scheduled at once has run
+        yield sockets_closed()
+        yield self.clock.settled()
         self.assertEqual(len(echo.websocket_sessions), 0)
         self.assertEqual(len(self.resource("close").websocket_sessions), 0)
         self.assertEqual(self.clock.getDelayedCalls(), [])
@@ -538,8 +537,8 @@ class Hixie76BufferingTests(unittest.SynchronousTestCase):
 
         from txsockjs import SockJSResource
         from txsockjs.session import RequestInfo
-        from txsockjs.transports import hixie76
-        from txsockjs.transports.websocket import RawSession
+        from txsockjs._transports import hixie76
+        from txsockjs._transports.websocket import RawSession
 
         received = []
 

@@ -19,8 +19,8 @@ from zope.interface.verify import verifyObject
 
 from txsockjs import Options, SockJSResource
 from txsockjs.session import RequestInfo, Session, SessionState
-from txsockjs.transports._seam import IWebSocketSessions, WebSocketSeam, WebSocketSessions
-from txsockjs.transports.websocket import RawSession, RawWebSocketProtocol, SockJSWebSocketProtocol
+from txsockjs._transports._seam import IWebSocketSessions, WebSocketSeam, WebSocketSessions
+from txsockjs._transports.websocket import RawSession, RawWebSocketProtocol, SockJSWebSocketProtocol
 
 _ADDRESS = IPv4Address("TCP", "127.0.0.1", 1)
 _INFO = RequestInfo(b"GET", b"/", b"/", Headers(), _ADDRESS, _ADDRESS, {}, False)

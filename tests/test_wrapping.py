@@ -29,7 +29,7 @@ from twisted.trial import unittest
 from txsockjs import Options
 from txsockjs.endpoints import SockJSServerEndpoint
 
-from ._helpers import HTTPClientMixin, WSClient, connect_ws, wait_until
+from ._helpers import HTTPClientMixin, TrackingClock, WSClient, connect_ws
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -86,19 +86,20 @@ class LineClient(LineReceiver):
 class WrappingTestCase(HTTPClientMixin, unittest.TestCase):
     timeout = 30
 
+    def setUp(self) -> None:
+        # the reactor of the endpoints, its timers remembered: the closed
+        # sessions' disconnect timers are cancelled at the end, not waited out
+        self.clock = TrackingClock()
+        self.addCleanup(self.clock.cancel_all)
+
     @defer.inlineCallbacks
     def listen(self, description: str, factory: Any):
-        port = yield serverFromString(reactor, description).listen(factory)
+        port = yield serverFromString(self.clock, description).listen(factory)
         self.addCleanup(self.stop_port, port)
         return port
 
-    @defer.inlineCallbacks
-    def stop_port(self, port: Any):
-        yield port.stopListening()
-        resource = getattr(port, "resource", None)
-        if resource is not None:
-            # the closed sessions' disconnect timers must run out
-            yield wait_until(lambda: not len(resource.sessions))
+    def stop_port(self, port: Any) -> defer.Deferred:
+        return port.stopListening()
 
     @defer.inlineCallbacks
     def sockjs_ws(self, port: int, path: str):
@@ -130,10 +131,10 @@ class LineChatTests(WrappingTestCase):
         linechat = load_example("linechat")
         chat = linechat.ChatFactory()
         tcp, sockjs = yield linechat.listen(
-            reactor,
+            self.clock,
             [
                 "tcp:0:interface=127.0.0.1",
-                "sockjs:tcp:0:interface=127.0.0.1:prefix=/chat:disconnect_delay=0.2",
+                "sockjs:tcp:0:interface=127.0.0.1:prefix=/chat:shutdown_timeout=0",
             ],
             chat,
         )
@@ -190,7 +191,7 @@ class EchoTests(WrappingTestCase):
     @defer.inlineCallbacks
     def test_echo(self) -> None:
         port = yield self.listen(
-            "sockjs:tcp:0:interface=127.0.0.1:prefix=/echo:disconnect_delay=0.2",
+            "sockjs:tcp:0:interface=127.0.0.1:prefix=/echo:shutdown_timeout=0",
             Factory.forProtocol(Echo),
         )
         number = port.getHost().port
@@ -215,7 +216,7 @@ class EchoTests(WrappingTestCase):
     @defer.inlineCallbacks
     def raw_ws_echo(self):
         port = yield self.listen(
-            "sockjs:tcp:0:interface=127.0.0.1:prefix=/raw:raw_websocket=yes",
+            "sockjs:tcp:0:interface=127.0.0.1:prefix=/raw:raw_websocket=yes:shutdown_timeout=0",
             Factory.forProtocol(Echo),
         )
         client = yield self.raw_ws(port.getHost().port, "/raw/websocket")
@@ -307,7 +308,7 @@ class BinaryTests(WrappingTestCase):
         string may be split across messages or share one.
         """
         port = yield self.listen(
-            "sockjs:tcp:0:interface=127.0.0.1:prefix=/int32:raw_websocket=yes"
+            "sockjs:tcp:0:interface=127.0.0.1:prefix=/int32:raw_websocket=yes:shutdown_timeout=0"
             ":encoding=latin-1",
             Factory.forProtocol(Reverser),
         )
@@ -338,7 +339,7 @@ class BinaryTests(WrappingTestCase):
         An AMP server, and an AMP client on the other end of the websocket.
         """
         port = yield self.listen(
-            "sockjs:tcp:0:interface=127.0.0.1:prefix=/amp:raw_websocket=yes"
+            "sockjs:tcp:0:interface=127.0.0.1:prefix=/amp:raw_websocket=yes:shutdown_timeout=0"
             ":encoding=latin-1",
             Factory.forProtocol(Calculator),
         )

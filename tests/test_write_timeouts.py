@@ -290,7 +290,7 @@ class NoOpenSSLTests(SynchronousTestCase):
             "sys.modules['OpenSSL'] = None\n"  # any import of it fails
             "from twisted.internet.task import Clock\n"
             "from twisted.internet.testing import StringTransport\n"
-            "from txsockjs.transports.stall import StallTimer, linger\n"
+            "from txsockjs._transports.stall import StallTimer, linger\n"
             "class TCPLike(StringTransport):\n"
             "    half_closed = False\n"
             "    def loseWriteConnection(self):\n"

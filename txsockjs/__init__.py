@@ -10,7 +10,7 @@ from ._session import Session
 from ._sessionparts import SessionNotOpen, SessionState
 from ._site import SockJSRequest, SockJSSite
 from .broadcast import broadcast
-from .interfaces import IMessageProtocol, IReceiver, ISockJSSession
+from .interfaces import IMessageProtocol, ISockJSSession
 from .options import Options
 from .resource import SockJSFactory, SockJSResource
 
@@ -27,7 +27,6 @@ __all__ = [
     "broadcast",
     "ISockJSSession",
     "IMessageProtocol",
-    "IReceiver",
 ]
 
 __version__ = "2.0.0.dev0"

@@ -13,7 +13,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from ._sessionparts import ABORTED, INTERNAL_ERROR, INTERRUPTED, QUEUE_OVERFLOW, SessionState
-from .interfaces import IReceiver
+from ._receiver import IReceiver
 
 __all__ = ["ClosingMixin"]
 

@@ -14,7 +14,7 @@ from typing import Optional
 
 from twisted.web.iweb import IRequest
 
-from . import headers as H
+from . import _headers as H
 from ._origins import OriginPolicy
 from .options import Options
 

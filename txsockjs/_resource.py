@@ -19,23 +19,23 @@ from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
-from . import headers as H
+from . import _headers as H
 from ._hub import SessionHub
 from ._origins import OriginPolicy
 from ._pages import PLAIN, Pages, method_not_allowed, not_found
 from ._reactor import default_reactor
 from ._registry import SessionRegistry
 from ._shutdown import SHUTDOWN_CODE, SHUTDOWN_REASON
-from .framing import BrokenJSON, PayloadError, PayloadExpected, parse_messages
+from ._framing import BrokenJSON, PayloadError, PayloadExpected, parse_messages
 from .options import Options
 from .session import RequestInfo, Session, SessionState
-from .transports.eventsource import EventSource
-from .transports.htmlfile import HtmlFile
-from .transports.jsonp import JsonpPolling
-from .transports._seam import WebSocketSeam, WebSocketSessions
-from .transports._upgrade import refuse_or_upgrade
-from .transports.websocket import RawWebSocketProtocol, SockJSWebSocketProtocol, make_factory
-from .transports.xhr import XhrPolling, XhrStreaming
+from ._transports.eventsource import EventSource
+from ._transports.htmlfile import HtmlFile
+from ._transports.jsonp import JsonpPolling
+from ._transports._seam import WebSocketSeam, WebSocketSessions
+from ._transports._upgrade import refuse_or_upgrade
+from ._transports.websocket import RawWebSocketProtocol, SockJSWebSocketProtocol, make_factory
+from ._transports.xhr import XhrPolling, XhrStreaming
 
 # (no __all__: SockJSResource is documented where it is promised,
 # txsockjs.resource)

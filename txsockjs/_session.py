@@ -35,7 +35,8 @@ from ._sessionparts import (
     SessionNotOpen,
     SessionState,
 )
-from .interfaces import IReceiver, ISockJSSession
+from ._receiver import IReceiver
+from .interfaces import ISockJSSession
 
 __all__ = ["Session"]
 

@@ -12,8 +12,8 @@ from typing import List, Union, cast
 
 from zope.interface import Interface, implementer
 
-from .framing import OPEN, close_frame, message_frame
-from .interfaces import IReceiver
+from ._framing import OPEN, close_frame, message_frame
+from ._receiver import IReceiver
 
 __all__ = ["ISessionFraming", "IRawReceiver", "SockJSFraming", "RawFraming", "SOCKJS", "RAW"]
 

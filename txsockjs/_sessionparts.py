@@ -21,8 +21,8 @@ from ._hub import SessionHub
 from ._producer import ProducerFeed
 from ._request import RequestInfo
 from ._sessionframing import ISessionFraming
-from .framing import close_frame
-from .interfaces import IReceiver
+from ._framing import close_frame
+from ._receiver import IReceiver
 
 __all__ = [
     "SessionState",

@@ -6,19 +6,16 @@ in-memory server (the session half of L{txsockjs.testing}).
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Tuple
+from typing import Dict, List, Mapping, Optional, Protocol as _Protocol, Sequence, Tuple, Union
 from urllib.parse import quote
 
 from autobahn.twisted.websocket import WebSocketClientProtocol
 
 from ._testing_frames import RECEIVING, Frame, frames_of, parse_frame
-from ._testing_http import Exchange, _request_bytes
+from ._testing_http import Connector, Exchange, request_bytes
 from .session import Session
 
-if TYPE_CHECKING:
-    from .testing import SockJSTestServer
-
-__all__ = ["TestSession"]
+__all__ = ["TestSession", "SessionHost"]
 
 _CALLBACK = "cb"
 
@@ -47,6 +44,53 @@ class _WebSocketClient(WebSocketClientProtocol):
         self.close_info = (wasClean, code, reason)
 
 
+class SessionHost(Connector, _Protocol):
+    """
+    What a L{TestSession} needs of the in-memory server. (A seam, so that
+    this module need not import the server, which imports it.)
+    """
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        headers: Optional[Mapping[str, Union[str, Sequence[str]]]] = None,
+        body: bytes = b"",
+        version: str = "HTTP/1.1",
+        close: bool = True,
+    ) -> Exchange:
+        """
+        Send one request on a new connection.
+        """
+        ...
+
+    def _websocket(
+        self, path: str, headers: Mapping[str, str], options: Optional[Mapping[str, object]]
+    ) -> "_WebSocketClient":
+        """
+        A websocket client connected to C{path}, once the handshake is done.
+        """
+        ...
+
+    def _follow(self, session: "TestSession") -> None:
+        """
+        Let C{session} start its next receiving request after each flush.
+        """
+        ...
+
+    def _session_at(self, path: str, session_id: str) -> Optional[Session]:
+        """
+        The server's session C{session_id} of the endpoint C{path} is under.
+        """
+        ...
+
+    def _peer_of(self, client: object) -> object:
+        """
+        The server's protocol on the other end of C{client}'s connection.
+        """
+        ...
+
+
 class TestSession:
     """
     A SockJS client on one transport, as sockjs-client behaves: it opens the
@@ -67,7 +111,7 @@ class TestSession:
 
     def __init__(
         self,
-        server: "SockJSTestServer",
+        server: SessionHost,
         transport: str,
         path: str,
         session_id: str,
@@ -87,7 +131,7 @@ class TestSession:
         if transport == "websocket":
             self._ws = server._websocket(path + "/websocket", self.headers, websocket_options)
         else:
-            server._sessions.append(self)
+            server._follow(self)
             self._receive()
         server.flush()
 
@@ -148,11 +192,7 @@ class TestSession:
         if self._ws is not None:
             protocol = self._ws_server_protocol()
             return getattr(protocol, "session", None)
-        for resource in self._server._resources():
-            session = resource.sessions.get(self.session_id)
-            if session is not None and self.path.startswith(self._server._prefix_of(resource)):
-                return session
-        return None
+        return self._server._session_at(self.path, self.session_id)
 
     # -- what the client does
 
@@ -163,7 +203,7 @@ class TestSession:
         """
         payload = json.dumps(list(messages)).encode("utf-8")
         if self._ws is not None:
-            self._ws.sendMessage(payload, False)
+            WebSocketClientProtocol.sendMessage(self._ws, payload, False)
             self._server.flush()
             return None
         if self.transport in ("jsonp", "htmlfile"):
@@ -230,7 +270,7 @@ class TestSession:
         }[self.transport]
         exchange = Exchange(self._server, method.encode("ascii"))
         self.receiving.append(exchange)
-        exchange.send(_request_bytes(method, self.path + suffix, self.headers, b""))
+        exchange.send(request_bytes(method, self.path + suffix, self.headers, b""))
 
     def _react(self) -> bool:
         """

@@ -5,21 +5,44 @@ response parsed as far as it arrived (the HTTP half of L{txsockjs.testing}).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Mapping, Optional, Protocol as _Protocol, Sequence, Tuple, Union
 
 from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
 
-if TYPE_CHECKING:
-    from .testing import SockJSTestServer
-
-__all__ = ["Exchange", "HOST"]
+__all__ = ["Exchange", "HOST", "dechunk", "request_bytes", "Connector"]
 
 #: The server's address as the in-memory clients name it (C{Host} header).
 HOST = "127.0.0.1:8080"
 
 
-def _dechunk(raw: bytes) -> Tuple[bytes, bool, List[bytes]]:
+class Connector(_Protocol):
+    """
+    What an L{Exchange} needs of the in-memory server: a way to connect a
+    client protocol, and a way to let the server answer. (A seam, so that
+    this module need not import the server, which imports it.)
+    """
+
+    def _connect(self, client: Protocol) -> None:
+        """
+        Connect C{client} to a new server connection.
+        """
+        ...
+
+    def flush(self) -> None:
+        """
+        Move every byte both ways and run what is due now.
+        """
+        ...
+
+
+def dechunk(raw: bytes) -> Tuple[bytes, bool, List[bytes]]:
+    """
+    Decode as much of a chunked body as arrived: the body so far, whether the
+    last chunk came, and the chunks themselves.
+
+    @raise AssertionError: a chunk is not followed by CRLF (bad framing).
+    """
     chunks: List[bytes] = []
     pos = 0
     while True:
@@ -33,10 +56,13 @@ def _dechunk(raw: bytes) -> Tuple[bytes, bool, List[bytes]]:
         if len(raw) < start + size + 2:
             return b"".join(chunks), False, chunks
         chunks.append(raw[start : start + size])
+        if raw[start + size : start + size + 2] != b"\r\n":
+            trailer = raw[start + size : start + size + 2]
+            raise AssertionError(f"bad chunk trailer after {size} bytes: {trailer!r}")
         pos = start + size + 2
 
 
-def _request_bytes(
+def request_bytes(
     method: str,
     path: str,
     headers: Optional[Mapping[str, Union[str, Sequence[str]]]],
@@ -44,6 +70,10 @@ def _request_bytes(
     version: str = "HTTP/1.1",
     close: bool = True,
 ) -> bytes:
+    """
+    The bytes of one HTTP request as a client sends it: C{Host} unless
+    given, C{Connection: close} with C{close}, C{Content-Length} for a body.
+    """
     lines = [f"{method} {path} {version}"]
     names = {name.lower() for name in headers or {}}
     if "host" not in names:
@@ -85,7 +115,7 @@ class Exchange:
     @ivar closed: whether the connection is closed.
     """
 
-    def __init__(self, server: "SockJSTestServer", method: bytes = b"") -> None:
+    def __init__(self, server: Connector, method: bytes = b"") -> None:
         self._server = server
         self._client = _Client()
         self._method = method
@@ -179,7 +209,7 @@ class Exchange:
         The body's chunks as they were sent (one element if not chunked).
         """
         if self.chunked:
-            return _dechunk(self.raw_body)[2]
+            return dechunk(self.raw_body)[2]
         return [self.raw_body]
 
     @property
@@ -192,7 +222,7 @@ class Exchange:
             return b""
         raw = self.raw_body
         if self.chunked:
-            return _dechunk(raw)[0]
+            return dechunk(raw)[0]
         length = self.header("content-length")
         return raw if length is None else raw[: int(length)]
 
@@ -209,7 +239,7 @@ class Exchange:
             return True
         raw = self.raw_body
         if self.chunked:
-            return _dechunk(raw)[1] or self.closed
+            return dechunk(raw)[1] or self.closed
         length = self.header("content-length")
         if length is not None:
             return len(raw) >= int(length)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from .framing import message_frame
+from ._framing import message_frame
 from .session import Session
 
 __all__ = ["broadcast"]

@@ -4,7 +4,7 @@ The message bus: how a broadcast or a room reaches sessions in every process.
 
 A bus carries text messages on named channels. One process needs nothing more
 than L{MemoryBus}; several processes behind a load balancer share a broker
-(L{txsockjs._redisbus.RedisBus}, Redis pub/sub). Sessions never cross
+(L{txsockjs.redisbus.RedisBus}, Redis pub/sub). Sessions never cross
 processes: each process delivers what the bus brings to its own sessions
 (see L{txsockjs.rooms.Rooms}).
 """
@@ -29,15 +29,7 @@ from ._busapi import (
     Subscriptions,
 )
 
-__all__ = [
-    "IMessageBus",
-    "ISubscription",
-    "MemoryBus",
-    "Subscription",
-    "bus_from_url",
-    "parse_broker",
-    "bind_bus",
-]
+__all__ = ["IMessageBus", "ISubscription", "MemoryBus", "Subscription", "bus_from_url"]
 
 
 @implementer(IMessageBus)
@@ -101,7 +93,7 @@ def parse_broker(url: Optional[str]) -> Optional[Tuple[str, int, int, Optional[s
 def bus_from_url(url: Optional[str], reactor: Optional[IReactorTime] = None) -> IMessageBus:
     """
     The bus a C{--broker} URL names (see L{parse_broker}): a L{MemoryBus}, or
-    a L{txsockjs._redisbus.RedisBus}, a service not started yet.
+    a L{txsockjs.redisbus.RedisBus}, a service not started yet.
 
     @param reactor: what a Redis bus connects (C{IReactorTCP}) and
         reconnects (C{IReactorTime}) with; the global reactor by default.

@@ -47,6 +47,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple, cast
 from twisted.internet import defer
 from twisted.internet.endpoints import quoteStringArgument, serverFromString
 from twisted.internet.interfaces import (
+    IAddress,
     IListeningPort,
     IProtocolFactory,
     IReactorTime,
@@ -58,6 +59,9 @@ from zope.interface import implementer
 from . import _internals
 from ._fields import FIELDS, Field, FieldError, build_options, parse_bool
 from ._reactor import default_reactor
+from ._resource import SockJSResource
+from ._tree import build_root
+from ._shutdown import DEFAULT_SHUTDOWN_TIMEOUT, close_sessions
 from ._shutdown import DEFAULT_SHUTDOWN_TIMEOUT
 from ._site import SockJSSite
 from .options import Options
@@ -105,7 +109,7 @@ class SockJSListeningPort:
         self,
         port: IListeningPort,
         site: Site,
-        resource: Any,
+        resource: SockJSResource,
         clock: IReactorTime,
         shutdown_timeout: float,
     ) -> None:
@@ -118,7 +122,7 @@ class SockJSListeningPort:
     def __repr__(self) -> str:
         return f"<SockJSListeningPort {self.port!r}>"
 
-    def startListening(self) -> Any:
+    def startListening(self) -> None:
         return self.port.startListening()
 
     def stopListening(self) -> defer.Deferred[None]:
@@ -127,13 +131,11 @@ class SockJSListeningPort:
         clients up to C{shutdown_timeout} seconds to get it, then stop
         listening.
         """
-        from ._shutdown import close_sessions
-
         d = close_sessions([self.resource], self._clock, self._shutdown_timeout)
         d.addCallback(lambda _: self.port.stopListening())
         return d
 
-    def getHost(self) -> Any:
+    def getHost(self) -> IAddress:
         return self.port.getHost()
 
 
@@ -149,8 +151,8 @@ class SockJSServerEndpoint:
         endpoint: IStreamServerEndpoint,
         prefix: str = "/",
         options: Optional[Options] = None,
-        reactor: Optional[Any] = None,
-        shutdown_timeout: float = 3.0,
+        reactor: Optional[IReactorTime] = None,
+        shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
     ) -> None:
         """
         @param endpoint: where the HTTP server listens.
@@ -174,11 +176,7 @@ class SockJSServerEndpoint:
         return "/" + "/".join(self.segments)
 
     def listen(self, protocolFactory: IProtocolFactory) -> defer.Deferred[IListeningPort]:
-        from txsockjs import SockJSResource
-
         resource = SockJSResource(protocolFactory, self.options, reactor=self._reactor)
-        from ._tree import build_root
-
         root = build_root([(self.segments, resource)])
         site = SockJSSite(
             root,

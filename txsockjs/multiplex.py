@@ -48,15 +48,7 @@ from zope.interface import implementer
 from ._handlers import simple_factory
 from ._reactor import default_reactor
 
-__all__ = [
-    "MultiplexFactory",
-    "MultiplexProtocol",
-    "ChannelTransport",
-    "js_escape",
-    "SUBSCRIBE",
-    "MESSAGE",
-    "UNSUBSCRIBE",
-]
+__all__ = ["MultiplexFactory", "MultiplexProtocol", "ChannelTransport"]
 
 _log = Logger()
 

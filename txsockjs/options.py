@@ -10,13 +10,10 @@ import codecs
 from dataclasses import dataclass, field
 from typing import Any, Callable, FrozenSet, Optional, Sequence, Union
 
-__all__ = [
-    "Options",
-    "TRANSPORTS",
-    "DEFAULT_SOCKJS_URL",
-    "DEFAULT_MAX_QUEUE_SIZE",
-    "default_max_connections",
-]
+from autobahn.twisted.websocket import WebSocketServerFactory
+from twisted.web.iweb import IRequest
+
+__all__ = ["Options", "TRANSPORTS", "DEFAULT_SOCKJS_URL"]
 
 #: The sockjs-client release the iframe page loads unless told otherwise.
 DEFAULT_SOCKJS_URL = "https://cdn.jsdelivr.net/npm/sockjs-client@1.6.1/dist/sockjs.min.js"
@@ -41,7 +38,8 @@ TRANSPORTS: FrozenSet[str] = frozenset(
 #: that polls leaves waiting, and a bound on what one that never polls costs.
 DEFAULT_MAX_QUEUE_SIZE = 4 * 1024 * 1024
 
-JSessionIdSetter = Callable[[Any], None]
+#: sets the JSESSIONID cookie itself, given the request
+JSessionIdSetter = Callable[[IRequest], object]
 
 
 def default_max_connections() -> int:
@@ -133,10 +131,10 @@ class Options:
     heartbeat_delay: float = 25.0
     disconnect_delay: float = 5.0
     response_limit: int = 128 * 1024
-    websocket_factory: Optional[Any] = None
+    websocket_factory: Optional[WebSocketServerFactory] = None
     websocket_write_timeout: Optional[float] = 10.0
     origins: Sequence[str] = ("*:*",)
-    check_origin: Optional[Callable[[Any], bool]] = None
+    check_origin: Optional[Callable[[IRequest], bool]] = None
     disabled_transports: FrozenSet[str] = field(default_factory=frozenset)
     encoding: str = "utf-8"
     # -- session limits

@@ -5,7 +5,7 @@ one headless Chromium per module. Helpers live in support.py.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Iterator, List
 
 import pytest
 
@@ -13,6 +13,22 @@ from .support import CHROMIUM, CHROMIUM_ARGS, OFFLINE_ARGS, require_browser, req
 
 #: trial's notice that it does not run these tests (see that module)
 collect_ignore = ["test_under_trial.py"]
+
+#: the fixtures that start Chromium
+BROWSER_FIXTURES = frozenset({"chromium", "offline_chromium"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m selects by the mark
+def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item]) -> None:
+    """
+    Mark C{browser} the tests that drive Chromium (through one of
+    L{BROWSER_FIXTURES}). Playwright's sync API runs Chromium from a greenlet
+    and an asyncio loop of its own: scripts/test.sh runs these in a pytest
+    invocation of their own (C{pytest tests/e2e -m browser}).
+    """
+    for item in items:
+        if BROWSER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.browser)
 
 
 @pytest.fixture(scope="session")

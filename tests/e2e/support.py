@@ -125,16 +125,23 @@ class Server:
         )
         found = threading.Event()
         self.url = ""
+        self._changed = threading.Condition()
+        self._ended = False
 
         def read() -> None:
             assert self.process.stdout is not None
             for line in self.process.stdout:
-                self.output.append(line)
+                with self._changed:
+                    self.output.append(line)
+                    self._changed.notify_all()
                 if not found.is_set():
                     match = re.search(r"http://127\.0\.0\.1:\d+", line)
                     if match:
                         self.url = match.group(0)
                         found.set()
+            with self._changed:
+                self._ended = True
+                self._changed.notify_all()
             found.set()
 
         threading.Thread(target=read, daemon=True).start()
@@ -153,6 +160,15 @@ class Server:
 
     def log(self) -> str:
         return "".join(self.output)
+
+    def wait_for(self, text: str, timeout: float = 10) -> str:
+        """
+        The output once it holds C{text} (as each line arrives), or as it is
+        when the process ended or C{timeout} seconds passed.
+        """
+        with self._changed:
+            self._changed.wait_for(lambda: self._ended or text in self.log(), timeout)
+            return self.log()
 
 
 @dataclass

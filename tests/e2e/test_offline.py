@@ -61,7 +61,8 @@ def test_readme_first_command_in_a_fresh_clone(offline_chromium: Any, tmp_path: 
         start_timeout=SETUP_TIMEOUT,
     )
     try:
-        assert "sockjs-client: the local npm copy" in server.log() or "local npm copy" in "".join(server.output)
+        # the line after the URL: wait for it to be read
+        assert "sockjs-client: the local npm copy" in server.wait_for("sockjs-client:")
         where = subprocess.run(
             [os.path.join(clone, ".venv", "bin", "python"), "-c", "import txsockjs; print(txsockjs.__file__)"],
             cwd=clone, env=env, capture_output=True, text=True, timeout=60, check=True,
@@ -105,7 +106,8 @@ def test_page_says_when_sockjs_client_cannot_load(offline_chromium: Any, chat_wi
     No local copy and no internet: the page sends the browser to the CDN,
     which fails; it says so on the page instead of "connecting..." forever.
     """
-    assert "no local copy" in chat_without_sockjs_client.log()
+    # the second line of its output: wait for it to be read
+    assert "no local copy" in chat_without_sockjs_client.wait_for("no local copy")
     context = offline_chromium.new_context()
     try:
         page = context.new_page()

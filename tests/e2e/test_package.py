@@ -43,7 +43,7 @@ def test_build_and_sdist_tests(tmp_path: Any) -> None:
         names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
         archive.extractall(tmp_path / "sdist", filter="data")
     for needed in (
-        "LICENSE", "CHANGELOG.rst", "tests/__init__.py", "tests/conftest.py", "tests/e2e/conftest.py",
+        "LICENSE", "CHANGELOG.rst", "tests/__init__.py", "tests/_helpers.py", "tests/e2e/conftest.py",
         "tests/e2e/package.json", "examples/chat/index.html", "examples/test_server.py", "scripts/test.sh",
         "scripts/demo.sh", ".ci/run",
     ):

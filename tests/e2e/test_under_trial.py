@@ -12,7 +12,7 @@ from twisted.trial.unittest import SynchronousTestCase
 class EndToEndUnderTrial(SynchronousTestCase):
     skip = (
         "the end-to-end tests in tests/e2e (Chromium, Node, a fresh clone) run under pytest only: "
-        "bash scripts/test.sh, or python -m pytest tests -m e2e"
+        "bash scripts/test.sh, or python -m pytest tests/e2e"
     )
 
     def test_end_to_end(self) -> None:

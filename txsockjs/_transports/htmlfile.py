@@ -9,7 +9,7 @@ from typing import Optional
 from twisted.internet.interfaces import IReactorTime
 from twisted.web.iweb import IRequest
 
-from ..framing import json_string
+from .._framing import json_string
 from ..session import Session
 from .base import StreamingReceiver
 

@@ -14,8 +14,8 @@ from twisted.web.iweb import IRequest
 from zope.interface import implementer
 
 from .. import _internals
-from ..framing import HEARTBEAT
-from ..interfaces import IReceiver
+from .._framing import HEARTBEAT
+from .._receiver import IReceiver
 from .._reactor import default_reactor
 from ..session import Session
 from .stall import StallTimer, abort

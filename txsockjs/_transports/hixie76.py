@@ -20,7 +20,7 @@ from twisted.web.iweb import IRequest
 from twisted.web.server import NOT_DONE_YET
 from zope.interface import implementer
 
-from ..framing import HEARTBEAT, BrokenJSON, parse_websocket_message
+from .._framing import HEARTBEAT, BrokenJSON, parse_websocket_message
 from .._sessionframing import IRawReceiver
 from ..session import RequestInfo, Session
 from ._backpressure import Backpressure

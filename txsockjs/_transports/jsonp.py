@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from twisted.web.iweb import IRequest
 
-from ..framing import json_string
+from .._framing import json_string
 from ..session import Session
 from .base import PollingReceiver
 

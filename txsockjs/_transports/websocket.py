@@ -6,7 +6,7 @@ C{/<server>/<session>/websocket} carries SockJS frames; C{/websocket} (raw)
 carries each message as one websocket text message with no framing. Each
 websocket connection is a session of its own. What a protocol needs from
 its endpoint comes at construction, in a L{WebSocketSeam}; the upgrade
-itself is in L{txsockjs.transports._upgrade}.
+itself is in L{txsockjs._transports._upgrade}.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from .._internals import FAST_PROTOCOL_OPTIONS, AutobahnServerProtocol
-from ..framing import BrokenJSON, parse_websocket_message
+from .._framing import BrokenJSON, parse_websocket_message
 from .._rawsession import RawSession
 from .._sessionframing import IRawReceiver
-from ..interfaces import IReceiver
+from .._receiver import IReceiver
 from ..session import RequestInfo, Session, SessionState
 from ._backpressure import Backpressure
 from ._seam import WebSocketSeam
