@@ -39,6 +39,7 @@ from __future__ import annotations
 from typing import Any, Callable, Iterable, List, Optional, Tuple
 
 from twisted.internet.tcp import Connection
+from twisted.logger import Logger
 
 from ._internals import can_send_now, send_some
 
@@ -48,6 +49,8 @@ __all__ = ["writers_for", "gathering"]
 #: handler writing a lot sees Twisted's buffer fill and its producer paused
 #: (the backpressure the websocket and streaming transports rely on)
 GATHER_LIMIT = 65536
+
+_log = Logger()
 
 
 class _Gathering:
@@ -96,7 +99,11 @@ def _flush_all(state: _Gathering) -> None:
     while writers:
         state.writers = []
         for writer in writers:
-            writer.flush()
+            try:
+                writer.flush()
+            except Exception:
+                # one connection's failure must not strand the others' bytes
+                _log.failure("Sending gathered writes failed")
         writers = state.writers
 
 
