@@ -4,6 +4,8 @@
     python bench/run.py --short          # quick check, under two minutes
     python bench/run.py                  # full run: more rounds, bigger counts
     python bench/run.py --servers txsockjs,sockjs-node --scenarios ws_echo_100,broadcast --rounds 3
+    python bench/run.py --python /usr/bin/python3.11        # the interpreter for the Python servers
+    python bench/run.py --txsockjs-before ../wt-before       # an older tree as one more column, same run
 
 The first run installs the peers under bench/.peers/ (npm sockjs@0.3.24 and ws, a venv with sockjs-tornado, a
 venv with aiohttp-sockjs). Every server is started by this script on 127.0.0.1, pinned to CPU 0, once per
@@ -79,13 +81,13 @@ def install_peers(need_node_servers=True, venvs=VENVS):
         with open(stamp, "w") as f:
             f.write(spec)
     for name, packages in venvs.items():
-        venv = os.path.join(PEERS, "venv-" + name)
+        venv = venv_dir(name)
         stamp = os.path.join(venv, ".installed")
         spec = " ".join(packages)
         if _stamp_ok(stamp, spec):
             continue
         log("creating venv", venv, "with", spec)
-        subprocess.run([sys.executable, "-m", "venv", "--clear", venv], check=True)
+        subprocess.run([PYTHON, "-m", "venv", "--clear", venv], check=True)
         subprocess.run([os.path.join(venv, "bin", "pip"), "install", "-q", "--disable-pip-version-check"]
                        + packages, check=True)
         with open(stamp, "w") as f:
@@ -95,16 +97,55 @@ def install_peers(need_node_servers=True, venvs=VENVS):
 # ---------------------------------------------------------------------------------------------------------------
 # Servers
 # ---------------------------------------------------------------------------------------------------------------
+#: the interpreter that runs txsockjs and plain Autobahn (--python), and builds the peers' venvs
+PYTHON = sys.executable
+#: another txsockjs tree (--txsockjs-before), shown as its own column
+BEFORE_TREE = None
+
+
+def venv_dir(name):
+    """The peer venv for the servers' interpreter (one per interpreter, so switching does not rebuild)."""
+    if os.path.realpath(PYTHON) == os.path.realpath(sys.executable):
+        return os.path.join(PEERS, "venv-" + name)
+    import hashlib
+    return os.path.join(PEERS, "venv-%s-%s" % (name, hashlib.sha1(os.path.realpath(PYTHON).encode()).hexdigest()[:8]))
+
+
+def interpreter_info(python):
+    """Version and build flags of an interpreter (PGO/LTO matter: the issue saw 1.5x between builds)."""
+    code = ("import sys, sysconfig; a = sysconfig.get_config_var('CONFIG_ARGS') or ''; "
+            "print(sys.version.split()[0], sys.executable, 'pgo' if '--enable-optimizations' in a else 'no-pgo', "
+            "'lto' if '--with-lto' in a else 'no-lto')")
+    try:
+        out = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=30).stdout.split()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"version": out[0], "path": out[1], "pgo": out[2] == "pgo", "lto": out[3] == "lto"} if out else None
+
+
+def tree_name(tree):
+    sha = _git("rev-parse", "--short", "HEAD", repo=tree) or "unknown"
+    return "txsockjs@" + sha
+
+
 def server_specs():
     peers = os.path.join(BENCH, "peers")
-    venv_py = lambda name: os.path.join(PEERS, "venv-" + name, "bin", "python")  # noqa: E731
-    pythonpath = REPO + (os.pathsep + os.environ["PYTHONPATH"] if os.environ.get("PYTHONPATH") else "")
-    return {
+    venv_py = lambda name: os.path.join(venv_dir(name), "bin", "python")  # noqa: E731
+    extra = os.pathsep + os.environ["PYTHONPATH"] if os.environ.get("PYTHONPATH") else ""
+    specs = {
         "txsockjs": {
-            "cmd": [sys.executable, os.path.join(REPO, "examples", "test_server.py")],
-            "env": {"PYTHONPATH": pythonpath}, "kind": "sockjs",
+            "cmd": [PYTHON, os.path.join(REPO, "examples", "test_server.py")],
+            "env": {"PYTHONPATH": REPO + extra}, "kind": "sockjs", "tree": REPO,
             "available": os.path.exists(os.path.join(REPO, "examples", "test_server.py")),
         },
+    }
+    if BEFORE_TREE is not None:
+        specs[tree_name(BEFORE_TREE)] = {
+            "cmd": [PYTHON, os.path.join(BEFORE_TREE, "examples", "test_server.py")],
+            "env": {"PYTHONPATH": BEFORE_TREE + extra}, "kind": "sockjs", "tree": BEFORE_TREE,
+            "available": os.path.exists(os.path.join(BEFORE_TREE, "examples", "test_server.py")),
+        }
+    specs.update({
         "sockjs-node": {
             "cmd": ["node", os.path.join(peers, "sockjs_node_server.js")],
             "env": {"NODE_PATH": NODE_MODULES}, "kind": "sockjs", "available": True,
@@ -118,15 +159,39 @@ def server_specs():
             "env": {}, "kind": "sockjs", "available": True,
         },
         "autobahn": {
-            "cmd": [sys.executable, os.path.join(peers, "autobahn_echo_server.py")],
+            "cmd": [PYTHON, os.path.join(peers, "autobahn_echo_server.py")],
             "env": {}, "kind": "raw", "available": True,
         },
-    }
+    })
+    return specs
+
+
+#: open files the children need (raised for the reconnect storm; root may raise the hard limit)
+NOFILE_WANTED = 0
+
+
+def nofile_for_children():
+    """The open-file limit the children get: the hard limit, or NOFILE_WANTED if we may raise it that far."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if NOFILE_WANTED > hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (NOFILE_WANTED, NOFILE_WANTED))
+        except (ValueError, OSError):
+            return hard
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, NOFILE_WANTED))
+        return NOFILE_WANTED
+    return hard
 
 
 def _raise_nofile():
-    """In the child, before exec: open-file limit up to the hard limit (never above it)."""
+    """In the child, before exec: open-file limit up to the hard limit (raised first when we may)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if NOFILE_WANTED > hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (NOFILE_WANTED, NOFILE_WANTED))
+            return
+        except (ValueError, OSError):
+            pass
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
@@ -160,7 +225,7 @@ def free_port(start):
 
 
 class Server:
-    def __init__(self, name, spec, port, logdir):
+    def __init__(self, name, spec, port, logdir, extra_args=()):
         port = free_port(port)
         self.name, self.spec, self.port = name, spec, port
         env = dict(os.environ)
@@ -168,7 +233,7 @@ class Server:
         self.logpath = os.path.join(logdir, "server-%s.log" % name)
         self.logfile = open(self.logpath, "ab")
         # taskset execs the server, so the PID we get is the server's own.
-        self.proc = subprocess.Popen(pin(SERVER_CPU) + spec["cmd"] + ["--port", str(port)], env=env,
+        self.proc = subprocess.Popen(pin(SERVER_CPU) + spec["cmd"] + ["--port", str(port)] + list(extra_args), env=env,
                                      stdout=self.logfile, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                      preexec_fn=_raise_nofile, cwd=REPO)
         self.pid = self.proc.pid
@@ -241,6 +306,10 @@ SCENARIOS = {
         title="10,000 idle websocket sessions", client="idle", sockjs_only=False,
         short=dict(sessions=5000, warmup=100, concurrency=200),
         full=dict(sessions=10000, warmup=200, concurrency=200)),
+    "storm": dict(
+        title="reconnect storm: N websocket sessions opened all at once", client="storm", sockjs_only=False,
+        short=dict(sessions=10000, warmup=200, retries=3, retryDelayMs=200, extra_args=["--max-sessions", "0"]),
+        full=dict(sessions=10000, warmup=200, retries=3, retryDelayMs=200, extra_args=["--max-sessions", "0"])),
     "info": dict(
         title="GET /info, 50 keep-alive clients", client="info", sockjs_only=False,
         short=dict(concurrency=50, warmup=3000, count=10000, seconds=2),
@@ -303,7 +372,12 @@ def run_one(server_name, spec, scenario, mode, port, logdir):
     """Start the server, run one scenario against it, stop it. Returns {phase: measurements}."""
     sc = SCENARIOS[scenario]
     params = dict(sc[mode])
-    server = Server(server_name, spec, port, logdir)
+    extra_args = params.pop("extra_args", [])
+    if not spec.get("tree"):  # these are examples/test_server.py's options (no session cap in the storm)
+        extra_args = []
+    if scenario == "storm" and STORM_SESSIONS:
+        params["sessions"] = STORM_SESSIONS
+    server = Server(server_name, spec, port, logdir, extra_args)
     client = None
     phases = {}
     try:
@@ -369,6 +443,9 @@ METRICS = [
     ("broadcast 1000: server CPU us/delivery", "broadcast", "sustained", "server_cpu_us_per_msg", "%.1f", True),
     ("idle sessions: server RSS KiB/session", "idle", "open", "rss_kib_per_session", "%.1f", True),
     ("idle sessions: opens/s", "idle", "open", "rate", "%.0f", False),
+    ("reconnect storm: s until all open", "storm", "storm", "seconds", "%.2f", True),
+    ("reconnect storm: p99 ms to open", "storm", "storm", "p99_ms", "%.0f", True),
+    ("reconnect storm: server CPU us/open", "storm", "storm", "server_cpu_us_per_msg", "%.0f", True),
     ("GET /info: requests/s", "info", "info", "rate", "%.0f", False),
     ("GET /info: server CPU us/request", "info", "info", "server_cpu_us_per_msg", "%.1f", True),
 ]
@@ -477,7 +554,29 @@ def main():
     ap.add_argument("--port", type=int, default=18200, help="first port; each server gets its own")
     ap.add_argument("--no-pin", action="store_true", help="do not pin server and load generator to CPUs")
     ap.add_argument("--skip-install", action="store_true")
+    ap.add_argument("--python", help="interpreter for the Python servers (txsockjs, plain Autobahn) and the peers' "
+                    "venvs (default: the one running this script)")
+    ap.add_argument("--txsockjs-before", metavar="PATH", help="another txsockjs tree (e.g. a git worktree of an "
+                    "older commit): one more column, txsockjs@<sha>, in the same interleaved run")
+    ap.add_argument("--storm-sessions", type=int, default=10000, help="sessions of the reconnect storm (default "
+                    "10,000; lowered to what the open-file limit allows)")
     args = ap.parse_args()
+    global PYTHON, BEFORE_TREE, NOFILE_WANTED, STORM_SESSIONS
+    if args.python:
+        PYTHON = shutil.which(args.python) or args.python
+    if args.txsockjs_before:
+        BEFORE_TREE = os.path.abspath(args.txsockjs_before)
+        if not os.path.exists(os.path.join(BEFORE_TREE, "examples", "test_server.py")):
+            raise SystemExit("--txsockjs-before: no examples/test_server.py in %s" % BEFORE_TREE)
+    python_info = interpreter_info(PYTHON)
+    if python_info is None:
+        raise SystemExit("cannot run %s" % PYTHON)
+    NOFILE_WANTED = args.storm_sessions + 1024
+    nofile = nofile_for_children()
+    STORM_SESSIONS = min(args.storm_sessions, nofile - 1024)
+    if STORM_SESSIONS < args.storm_sessions:
+        log("open-file limit %d: the reconnect storm opens %d sessions, not %d" % (nofile, STORM_SESSIONS,
+                                                                                 args.storm_sessions))
 
     mode = "short" if args.short else "full"
     rounds = args.rounds or (1 if args.short else 5)
@@ -490,6 +589,10 @@ def main():
     if "txsockjs" in servers and not specs["txsockjs"]["available"]:
         log("examples/test_server.py not found: txsockjs skipped")
         servers.remove("txsockjs")
+    if BEFORE_TREE is not None:
+        before = tree_name(BEFORE_TREE)
+        if before not in servers:
+            servers.insert(servers.index("txsockjs") + 1 if "txsockjs" in servers else 0, before)
     scenarios = args.scenarios.split(",") if args.scenarios else list(SCENARIOS)
     for s in scenarios:
         if s not in SCENARIOS:
@@ -501,10 +604,12 @@ def main():
     stamp = time.strftime("%Y%m%d-%H%M%S")
     logdir = os.path.join(RESULTS, stamp)
     os.makedirs(logdir, exist_ok=True)
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    log("mode %s, %d round(s), servers %s; pinning %s; open-file limit for children %d (hard %d)"
+    log("mode %s, %d round(s), servers %s; pinning %s; open-file limit for children %d"
         % (mode, rounds, ",".join(servers), "server CPU %s, load CPU %s" % (SERVER_CPU, CLIENT_CPU)
-           if PINNING else "off", hard, hard))
+           if PINNING else "off", nofile))
+    log("Python servers run on %s (Python %s, %s, %s)" % (python_info["path"], python_info["version"],
+                                                            "PGO" if python_info["pgo"] else "no PGO",
+                                                            "LTO" if python_info["lto"] else "no LTO"))
     ports = {s: args.port + 10 * i for i, s in enumerate(specs)}
     load1 = float(open("/proc/loadavg").read().split()[0])
     if load1 > 1.5:
@@ -534,7 +639,9 @@ def main():
     limits_text = build_limits(runs, servers, scenarios)
     md = build_markdown(rows, servers)
     meta = {"mode": mode, "rounds": rounds, "servers": servers, "scenarios": scenarios, "pinning": PINNING,
-            "elapsed_s": elapsed, "nofile_limit": hard, "params": {sc: SCENARIOS[sc][mode] for sc in scenarios},
+            "elapsed_s": elapsed, "nofile_limit": nofile, "storm_sessions": STORM_SESSIONS,
+            "before_tree": BEFORE_TREE, "before_commit": _git("rev-parse", "HEAD", repo=BEFORE_TREE)
+            if BEFORE_TREE else None, "server_python": python_info, "params": {sc: SCENARIOS[sc][mode] for sc in scenarios},
             "commit": _git("rev-parse", "--short", "HEAD"), "commit_at_start": commit_at_start, "txsockjs_dirty": bool(_git("status", "--porcelain",
                                                                                      "txsockjs", "examples")),
             "loadavg_at_end": open("/proc/loadavg").read().split()[:3],
@@ -555,6 +662,16 @@ def main():
           "above 90%% of its CPU; ! = other processes took over 25%% of the server's CPU"
           % (rounds, mode, elapsed, meta["commit"],
                                     " (txsockjs modified)" if meta["txsockjs_dirty"] else ""))
+    print("Python servers: %s, Python %s (%s, %s); Node %s; reconnect storm: %d sessions, open-file limit %d"
+          % (python_info["path"], python_info["version"], "PGO" if python_info["pgo"] else "no PGO",
+             "LTO" if python_info["lto"] else "no LTO", meta["node"], STORM_SESSIONS, nofile))
+    if BEFORE_TREE is not None:
+        before = tree_name(BEFORE_TREE)
+        ratios = build_ratios(runs, "txsockjs", before, scenarios)
+        if ratios:
+            print("\ntxsockjs (this tree) / %s, median of the per-round ratios (below 1: this tree is lower):"
+                  % before)
+            print(ratios)
     if commit_at_start != meta["commit"]:
         print("note: the repository moved from %s to %s during the run; txsockjs was started from the working "
               "tree each time, so rounds may have run different code" % (commit_at_start, meta["commit"]))
@@ -575,9 +692,29 @@ def main():
     return 0
 
 
-def _git(*args):
+def build_ratios(runs, after, before, scenarios):
+    """after/before for every row, round by round (same round = same machine conditions), then the median."""
+    by = {}
+    for r in runs:
+        for ph, res in (r.get("phases") or {}).items():
+            for label, sc, phase, key, fmt, lower in METRICS:
+                if sc == r["scenario"] and phase == ph and res.get(key) is not None:
+                    by[(label, r["server"], r["round"])] = res[key]
+    lines = []
+    for label, sc, phase, key, fmt, lower in METRICS:
+        if sc not in scenarios:
+            continue
+        per_round = [by[(label, after, rnd)] / by[(label, before, rnd)] for (l2, s2, rnd) in list(by)
+                     if l2 == label and s2 == after and (label, before, rnd) in by and by[(label, before, rnd)]]
+        if per_round:
+            lines.append("  %-42s x%.2f  (rounds: %s)" % (label, statistics.median(per_round),
+                                                          " ".join("%.2f" % x for x in per_round)))
+    return "\n".join(lines)
+
+
+def _git(*args, repo=None):
     try:
-        return subprocess.run(["git", "-C", REPO] + list(args), capture_output=True, text=True,
+        return subprocess.run(["git", "-C", repo or REPO] + list(args), capture_output=True, text=True,
                               timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return ""
@@ -586,13 +723,15 @@ def _git(*args):
 def _brief(res):
     out = []
     for key, fmt in (("rate", "%.0f/s"), ("rss_kib_per_session", "%.1fKiB/session"), ("p99_ms", "p99 %.1fms"), ("server_cpu_us_per_msg", "%.1fus/msg"),
-                     ("client_cpu", "load %.0f%%")):
+                     ("client_cpu", "load %.0f%%"), ("attempts_failed", "%d failed attempts"),
+                     ("seconds", "%.2fs")):
         if res.get(key) is not None:
             out.append(fmt % (res[key] * (100 if key == "client_cpu" else 1)))
     return " ".join(out)
 
 
 PINNING = True
+STORM_SESSIONS = 10000
 
 if __name__ == "__main__":
     sys.exit(main())

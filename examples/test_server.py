@@ -137,6 +137,13 @@ def main(argv: list | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=8081)
     parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument(
+        "--backlog",
+        type=int,
+        default=511,
+        help="listen backlog (default 511, as Node's; Twisted's own is 50, which "
+        "drops connections when thousands reconnect at once)",
+    )
     parser.add_argument("--heartbeat-delay", type=float, default=25.0)
     parser.add_argument("--disconnect-delay", type=float, default=5.0)
     parser.add_argument("--sockjs-url", default=Options.sockjs_url)
@@ -222,7 +229,7 @@ def main(argv: list | None = None) -> None:
     site.endpoints.update(root.endpoints)
     site.noisy = False
     try:
-        port = reactor.listenTCP(args.port, site, interface=args.host)
+        port = reactor.listenTCP(args.port, site, interface=args.host, backlog=args.backlog)
     except CannotListenError as e:
         sys.exit(
             f"test_server: cannot listen on {args.host}:{args.port} ({e.socketError}); "

@@ -8,6 +8,7 @@ corrupting frames or leaking connections.
 
 from __future__ import annotations
 
+import errno
 import struct
 from collections import deque
 from typing import Any, List, Tuple
@@ -19,6 +20,7 @@ from autobahn.websocket import protocol as autobahn_protocol
 from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
 from autobahn.websocket.xormasker import XorMaskerNull
 from twisted.internet import tcp
+from twisted.internet.error import ConnectionLost
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.testing import StringTransport
 from twisted.trial import unittest
@@ -398,6 +400,104 @@ class TwistedConnectionTests(unittest.SynchronousTestCase):
         connection.registerProducer(producer, True)
         self.assertIs(
             _internals.registered_producer(connection), producer, _twisted("FileDescriptor.producer")
+        )
+
+
+class _SendingSocket(_FakeSocket):
+    """
+    Takes C{room} bytes, then would block; or fails with C{error}.
+    """
+
+    def __init__(self, room: int) -> None:
+        _FakeSocket.__init__(self)
+        self.room = room
+        self.sent: List[bytes] = []
+        self.error: Any = None
+
+    def send(self, data: Any) -> int:
+        if self.error is not None:
+            raise self.error
+        taken = bytes(data[: self.room])
+        if not taken:
+            raise BlockingIOError(errno.EWOULDBLOCK, "would block")
+        self.room -= len(taken)
+        self.sent.append(taken)
+        return len(taken)
+
+
+class _NoReactor:
+    """
+    Enough of a reactor for a connection that registers for reading and
+    writing.
+    """
+
+    def addWriter(self, fd: Any) -> None:
+        pass
+
+    removeWriter = addReader = removeReader = addWriter
+
+
+class TwistedWriteStateTests(unittest.SynchronousTestCase):
+    """
+    Try-write-first (L{txsockjs._writes}) reads C{tcp.Connection}'s write
+    state and sends with its C{writeSomeData}.
+    """
+
+    def connection(self, room: int) -> Any:
+        skt = _SendingSocket(room)
+        connection = tcp.Connection(skt, Keep(), _NoReactor())  # type: ignore[arg-type]
+        connection.connected = 1
+        return connection, skt
+
+    def test_buffered_bytes_seen(self) -> None:
+        connection, skt = self.connection(room=100)
+        self.assertTrue(_internals.can_send_now(connection), _twisted("tcp.Connection write state"))
+        connection.write(b"queued")
+        self.assertFalse(_internals.can_send_now(connection), _twisted("FileDescriptor._tempDataLen"))
+        connection.doWrite()
+        self.assertEqual(skt.sent, [b"queued"])
+        self.assertTrue(_internals.can_send_now(connection), _twisted("FileDescriptor.dataBuffer/offset"))
+        skt.room = 0
+        connection.write(b"stuck")
+        connection.doWrite()
+        self.assertFalse(_internals.can_send_now(connection), _twisted("FileDescriptor.dataBuffer/offset"))
+
+    def test_closing_seen(self) -> None:
+        connection, _ = self.connection(room=100)
+        connection.loseWriteConnection()
+        self.assertFalse(_internals.can_send_now(connection), _twisted("FileDescriptor._writeDisconnecting"))
+        connection, _ = self.connection(room=100)
+        connection.loseConnection()
+        self.assertFalse(_internals.can_send_now(connection), _twisted("FileDescriptor.disconnecting"))
+        connection, _ = self.connection(room=100)
+        self.assertFalse(connection._aborting, _twisted("tcp.Connection._aborting"))
+        self.assertFalse(connection.TLS, _twisted("tcp.Connection.TLS"))
+        connection._aborting = True
+        self.assertFalse(_internals.can_send_now(connection))
+
+    def test_pull_producer_seen(self) -> None:
+        connection, _ = self.connection(room=100)
+        connection.registerProducer(_internals._NO_PRODUCER, True)
+        self.assertTrue(_internals.can_send_now(connection), _twisted("FileDescriptor.streamingProducer"))
+        connection.unregisterProducer()
+
+        class Pull:
+            def resumeProducing(self) -> None:
+                pass
+
+            def stopProducing(self) -> None:
+                pass
+
+        connection.registerProducer(Pull(), False)
+        self.assertFalse(_internals.can_send_now(connection), _twisted("FileDescriptor.streamingProducer"))
+
+    def test_send_some(self) -> None:
+        connection, skt = self.connection(room=4)
+        self.assertEqual(_internals.send_some(connection, b"abcdef"), 4, _twisted("tcp.Connection.writeSomeData"))
+        self.assertEqual(_internals.send_some(connection, b"ef"), 0, _twisted("tcp.Connection.writeSomeData"))
+        skt.error = ConnectionResetError(errno.ECONNRESET, "reset")
+        self.assertIsInstance(
+            _internals.send_some(connection, b"ef"), ConnectionLost, _twisted("tcp.Connection.writeSomeData")
         )
 
 

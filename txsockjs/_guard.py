@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Callable, Dict, Optional, cast
 
 from twisted.internet.interfaces import (
+    IAddress,
     IDelayedCall,
     IProtocol,
     IProtocolFactory,
@@ -31,6 +32,8 @@ from twisted.logger import Logger
 from twisted.protocols.policies import ProtocolWrapper
 from twisted.python.failure import Failure
 from zope.interface import directlyProvides, providedBy
+
+from . import _writes
 
 __all__ = [
     "Connections",
@@ -234,6 +237,7 @@ class Guard(ProtocolWrapper):
     evicted = False
     _deadline: Optional[IDelayedCall] = None
     _abort_call: Optional[IDelayedCall] = None
+    _host: Optional[IAddress] = None
 
     def __init__(
         self, connections: Connections, factory: IProtocolFactory, wrapped: IProtocol
@@ -257,7 +261,7 @@ class Guard(ProtocolWrapper):
         self._wrapped = protocol
         self._cancel_deadline()
         self._connections.busy(self)
-        self.dataReceived = protocol.dataReceived  # type: ignore[method-assign]
+        self.dataReceived = _writes.gathering(protocol.dataReceived)  # type: ignore[method-assign, assignment]
 
     # (ProtocolWrapper keeps a flag of its own; the transport knows)
     @property
@@ -268,8 +272,9 @@ class Guard(ProtocolWrapper):
     def makeConnection(self, transport: ITransport) -> None:
         directlyProvides(self, providedBy(transport))
         Protocol.makeConnection(self, transport)
-        self.write = transport.write  # type: ignore[method-assign]
-        self.writeSequence = transport.writeSequence  # type: ignore[method-assign]
+        # try-write-first (txsockjs._writes); the host address asked once
+        self.write, self.writeSequence = _writes.writers_for(transport)  # type: ignore[method-assign]
+        self.dataReceived = _writes.gathering(self.dataReceived)  # type: ignore[method-assign, assignment]
         self._connections.connected(self)
         self._start_deadline()
         assert self._wrapped is not None
@@ -279,6 +284,12 @@ class Guard(ProtocolWrapper):
     def loseConnection(self) -> None:
         assert self.transport is not None
         self.transport.loseConnection()
+
+    def getHost(self) -> IAddress:
+        if self._host is None:
+            assert self.transport is not None
+            self._host = self.transport.getHost()
+        return self._host
 
     def dataReceived(self, data: bytes) -> None:
         if self._deadline is None and not self.busy and not self._in_body:

@@ -507,6 +507,43 @@ async function idle() {
   process.on('exit', function () { closeAll(conns); });
 }
 
+// ---- (8) reconnect storm ----------------------------------------------------------------------------------
+// N websocket sessions opened all at once, as clients reconnecting after a server restart: time until every one
+// has its `o` (or open, for a raw websocket), and each one's time to open. A failed attempt (reset, refused, open
+// timeout) is retried after a pause, at most P.retries times.
+async function storm() {
+  const warm = await openMany('echo', P.warmup, 50, function () { return function () {}; });
+  closeAll(warm);
+  await sleep(500);
+  const conns = new Array(P.sessions);
+  await phase('storm', async function () {
+    const start = now();
+    const times = new Samples(P.sessions);
+    let failures = 0, retries = 0;
+    async function one(i) {
+      for (let attempt = 0; attempt <= P.retries; attempt++) {
+        try {
+          conns[i] = await openConn('echo', function () {});
+          times.add(now() - start);
+          return;
+        } catch (e) {
+          failures++;
+          if (attempt < P.retries) { retries++; await sleep(P.retryDelayMs * (attempt + 1)); }
+        }
+      }
+    }
+    const all = [];
+    for (let i = 0; i < P.sessions; i++) all.push(one(i));
+    await Promise.all(all);
+    const secs = (now() - start) / 1000;
+    const opened = times.n;
+    const pc = times.pct();
+    return { messages: opened, expected: P.sessions, seconds: secs, rate: opened / secs, p50_ms: pc.p50,
+      p99_ms: pc.p99, attempts_failed: failures, retries: retries };
+  });
+  process.on('exit', function () { closeAll(conns); });
+}
+
 // ---- (7) GET /info ------------------------------------------------------------------------------------------
 async function info() {
   const path = KIND === 'sockjs' ? '/echo/info' : '/info';
@@ -534,7 +571,7 @@ async function info() {
 }
 
 const SCENARIOS = { ws_echo: wsEcho, xhr_streaming: xhrStreaming, xhr_polling: xhrPolling, broadcast: broadcast,
-  idle: idle, info: info };
+  idle: idle, info: info, storm: storm };
 
 (async function main() {
   try {
