@@ -142,7 +142,7 @@ class OptionsTests(unittest.SynchronousTestCase):
         """
         config = parse(["--handler", "tests.test_tap.echo_factory"])
         self.assertEqual(config["mounts"], [(("sockjs",), "tests.test_tap.echo_factory")])
-        self.assertEqual(config["listen"], ["tcp:8080:interface=127.0.0.1"])
+        self.assertEqual(config["listen"], ["tcp:8080:interface=127.0.0.1:backlog=511"])
         self.assertEqual(config["sockjs_options"], txsockjs.Options())
         self.assertIsNone(config["static"])
         self.assertEqual(config["shutdown-timeout"], 3.0)

@@ -50,7 +50,9 @@ __all__ = ["Options", "makeService"]
 
 #: Local only unless told otherwise (--listen tcp:8080 for every interface),
 #: as the examples do: a demo started by hand is not exposed to the network.
-DEFAULT_LISTEN = "tcp:8080:interface=127.0.0.1"
+#: this machine only; a listen backlog of 511 (as Node), not Twisted's 50,
+#: which drops connections when thousands reconnect at once after a restart
+DEFAULT_LISTEN = "tcp:8080:interface=127.0.0.1:backlog=511"
 DEFAULT_PREFIX = "/sockjs"
 
 _Segments = Tuple[str, ...]
@@ -155,8 +157,8 @@ class Options(usage.Options):
         """
         A strports/endpoint description to listen on (tcp:8080,
         ssl:8443:privateKey=key.pem:certKey=cert.pem, unix:/run/s.sock, ...);
-        may repeat [default: tcp:8080:interface=127.0.0.1, this machine
-        only; tcp:8080 listens on every interface].
+        may repeat [default: tcp:8080:interface=127.0.0.1:backlog=511, this
+        machine only; tcp:8080 listens on every interface].
         """
         self["listen"].append(description)
 
