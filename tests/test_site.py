@@ -190,6 +190,61 @@ class HeaderTimeoutTests(SynchronousTestCase):
         self.assertEqual(self.recorder.bodies, [b"abc"])
         self.assertFalse(c.closing)
 
+    def deadline_timers(self):
+        return [call for call in self.clock.getDelayedCalls() if call.func.__name__ == "_too_slow"]
+
+    def test_one_deadline_timer_per_connection(self):
+        """
+        Requests on a keep-alive connection push one timer later rather
+        than each starting (and cancelling) one of their own.
+        """
+        c = Conn(self.site)
+        for _ in range(5):
+            self.clock.advance(1)
+            c.send(b"GET /r HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertEqual(len(self.deadline_timers()), 1)
+        self.assertEqual(len(self.recorder.bodies), 5)
+        self.assertFalse(c.closing)
+
+    def test_deadline_of_a_later_head_counts_from_its_first_byte(self):
+        """
+        The timer pushed later by a new head fires at that head's own
+        deadline: not earlier (at the timer's first time), not later.
+        """
+        c = Conn(self.site)
+        self.clock.advance(7)
+        c.send(b"GET /r HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.clock.advance(2)
+        c.send(b"GET /r HTTP/1.1\r\n")
+        # the first timer's time (10) passes: this head has until 19
+        self.clock.advance(9.9)
+        self.assertFalse(c.closing)
+        self.clock.advance(0.1)
+        self.assertTrue(c.closing)
+        self.assertIn(b"HTTP/1.1 408 ", c.value())
+        self.assertEqual(self.site.header_timeouts, 1)
+
+    def test_deadline_timer_that_fires_with_no_head_due_goes(self):
+        """
+        A timer whose time comes while no head is due closes nothing and
+        leaves no timer; the next head starts a new one.
+        """
+        c = Conn(self.site)
+        c.send(b"GET /r HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.clock.advance(10)
+        self.assertFalse(c.closing)
+        self.assertEqual(self.deadline_timers(), [])
+        c.send(b"GET /r")
+        self.assertEqual(len(self.deadline_timers()), 1)
+        self.clock.advance(10)
+        self.assertTrue(c.closing)
+
+    def test_disconnecting_is_the_transports(self):
+        c = Conn(self.site)
+        self.assertFalse(c.protocol.disconnecting)
+        c.transport.loseConnection()
+        self.assertTrue(c.protocol.disconnecting)
+
     def test_no_deadline_left_behind(self):
         c = Conn(self.site)
         c.send(b"GET /r HTTP/1.1\r\nHost: x\r\n\r\n")

@@ -16,6 +16,7 @@ for one site; a L{Guard} stands in front of each connection's channel.
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Callable, Dict, Optional, cast
 
 from twisted.internet.interfaces import (
@@ -24,7 +25,6 @@ from twisted.internet.interfaces import (
     IProtocol,
     IProtocolFactory,
     IReactorTime,
-    ISSLTransport,
     ITransport,
 )
 from twisted.internet.protocol import Protocol, connectionDone
@@ -34,75 +34,14 @@ from twisted.python.failure import Failure
 from zope.interface import directlyProvides, providedBy
 
 from . import _writes
+from ._answers import ABORT_AFTER, MAX_REFUSING, TIMEOUT, Refused, abort
 
-__all__ = [
-    "Connections",
-    "Guard",
-    "Refused",
-    "close_after",
-    "TOO_LARGE",
-    "LINGER",
-    "ABORT_AFTER",
-    "MAX_REFUSING",
-]
+__all__ = ["Connections", "Guard"]
 
 _log = Logger()
 
-#: seconds a refused body (413) or connection (503) is read and thrown away
-#: after the answer, so that the client reads the answer rather than a reset
-LINGER = 2.0
-
-#: seconds a connection closed for its header deadline has to go
-ABORT_AFTER = 5.0
-
-#: connections being refused with 503 at once, past which they are closed
-#: without an answer (each holds a file descriptor while it lingers)
-MAX_REFUSING = 32
-
 #: seconds between two log lines about the connection cap
 _PRESSURE_LOG_INTERVAL = 10.0
-
-
-def _answer(status: bytes, body: bytes) -> bytes:
-    return (
-        b"HTTP/1.1 " + status + b"\r\n"
-        b"Content-Type: text/plain; charset=UTF-8\r\n"
-        b"Content-Length: %d\r\n"
-        b"Connection: close\r\n"
-        b"Retry-After: 5\r\n\r\n" % len(body)
-    ) + body
-
-
-TOO_LARGE = _answer(b"413 Content Too Large", b"Request body too large.\n")
-_TIMEOUT = _answer(b"408 Request Timeout", b"Request headers took too long.\n")
-_BUSY = _answer(b"503 Service Unavailable", b"Too many connections.\n")
-
-
-def close_after(
-    transport: ITransport, answer: bytes, clock: IReactorTime, linger: float
-) -> IDelayedCall:
-    """
-    Write C{answer}, end our side of the connection and drop it after
-    C{linger} seconds at the latest; returns that call.
-    """
-    transport.write(answer)
-    half_close = getattr(transport, "loseWriteConnection", None)
-    if half_close is not None and not ISSLTransport.providedBy(transport):
-        # The client reads the answer to the end, then closes; closing at
-        # once while its request is still coming would reset the
-        # connection and lose the answer.
-        half_close()
-    else:
-        transport.loseConnection()
-    return clock.callLater(linger, _abort, transport)
-
-
-def _abort(transport: ITransport) -> None:
-    abort = getattr(transport, "abortConnection", None)
-    if abort is not None:
-        abort()
-    else:
-        transport.loseConnection()
 
 
 class Connections:
@@ -159,7 +98,7 @@ class Connections:
             if self.refusing >= MAX_REFUSING:
                 return None
             self.refusing += 1
-            return Refused(self)
+            return Refused(self.clock, self._refused_gone)
         channel = make_channel()
         if channel is None:
             return None
@@ -192,6 +131,9 @@ class Connections:
                 evictions=self.evictions,
                 refusals=self.refusals,
             )
+
+    def _refused_gone(self) -> None:
+        self.refusing -= 1
 
     # -- what the guards say ----------------------------------------------------
 
@@ -235,7 +177,11 @@ class Guard(ProtocolWrapper):
     _in_body = False
     gone = False
     evicted = False
+    #: the header deadline's timer: kept for the connection's life and
+    #: pushed later by each request head (see L{_start_deadline})
     _deadline: Optional[IDelayedCall] = None
+    #: a request head is due before the deadline
+    _head_due = False
     _abort_call: Optional[IDelayedCall] = None
     _host: Optional[IAddress] = None
 
@@ -263,11 +209,11 @@ class Guard(ProtocolWrapper):
         self._connections.busy(self)
         self.dataReceived = _writes.gathering(protocol.dataReceived)  # type: ignore[method-assign, assignment]
 
-    # (ProtocolWrapper keeps a flag of its own; the transport knows)
-    @property
-    def disconnecting(self) -> bool:  # type: ignore[override]
-        transport = self.transport
-        return bool(transport is None or getattr(transport, "disconnecting", False))
+    # ProtocolWrapper keeps a flag of its own; the transport knows. The
+    # channel asks after every header line: a getter in C, no Python frame.
+    # (Every transport twisted.web runs over has the flag: its channel
+    # reads it unguarded.)
+    disconnecting = property(attrgetter("transport.disconnecting"))
 
     def makeConnection(self, transport: ITransport) -> None:
         directlyProvides(self, providedBy(transport))
@@ -292,7 +238,7 @@ class Guard(ProtocolWrapper):
         return self._host
 
     def dataReceived(self, data: bytes) -> None:
-        if self._deadline is None and not self.busy and not self._in_body:
+        if not self._head_due and not self.busy and not self._in_body:
             # the first byte of a request head
             self._start_deadline()
         assert self._wrapped is not None
@@ -321,15 +267,15 @@ class Guard(ProtocolWrapper):
 
     def request_started(self) -> None:
         # (a pipelined request replayed from the channel's buffer)
-        if self._deadline is None and not self.busy and not self._in_body:
+        if not self._head_due and not self.busy and not self._in_body:
             self._start_deadline()
 
     def head_received(self) -> None:
-        self._cancel_deadline()
+        self._head_due = False
         self._in_body = True
 
     def request_complete(self) -> None:
-        self._cancel_deadline()
+        self._head_due = False
         self._in_body = False
         self._connections.busy(self)
 
@@ -338,20 +284,37 @@ class Guard(ProtocolWrapper):
         self._connections.waiting_again(self)
 
     # -- the header deadline ---------------------------------------------------
+    #
+    # One timer per connection, not one per request: a head that arrived
+    # in time only clears C{_head_due} (cancelling would leave a dead entry
+    # in the reactor's heap for every request), and the next head pushes
+    # the same timer later with C{reset}, which costs the reactor nothing
+    # until the timer's old time comes (it then re-files the timer once).
+    # A timer that fires with no head due just goes.
 
     def _start_deadline(self) -> None:
         timeout = self._connections.header_timeout
-        if timeout is not None and not self.gone:
+        if timeout is None or self.gone:
+            return
+        self._head_due = True
+        deadline = self._deadline
+        if deadline is not None and deadline.active():
+            deadline.reset(timeout)
+        else:
             self._deadline = self._connections.clock.callLater(timeout, self._too_slow)
 
     def _cancel_deadline(self) -> None:
-        if self._deadline is not None:
-            if self._deadline.active():
-                self._deadline.cancel()
-            self._deadline = None
+        # for good: the connection is closing or no longer speaks HTTP
+        self._head_due = False
+        deadline, self._deadline = self._deadline, None
+        if deadline is not None and deadline.active():
+            deadline.cancel()
 
     def _too_slow(self) -> None:
         self._deadline = None
+        if not self._head_due:
+            return
+        self._head_due = False
         transport = self.transport
         if self.gone or transport is None:
             return
@@ -361,9 +324,9 @@ class Guard(ProtocolWrapper):
             timeout=self._connections.header_timeout,
         )
         self._connections.header_timeouts += 1
-        transport.write(_TIMEOUT)
+        transport.write(TIMEOUT)
         transport.loseConnection()
-        self._abort_call = self._connections.clock.callLater(ABORT_AFTER, _abort, transport)
+        self._abort_call = self._connections.clock.callLater(ABORT_AFTER, abort, transport)
 
     def evict(self) -> None:
         """
@@ -374,28 +337,4 @@ class Guard(ProtocolWrapper):
         transport = self.transport
         assert transport is not None
         transport.loseConnection()
-        self._abort_call = self._connections.clock.callLater(ABORT_AFTER, _abort, transport)
-
-
-class Refused(Protocol):
-    """
-    A connection past the cap while every other is busy: a short 503, then
-    closed.
-    """
-
-    def __init__(self, connections: Connections) -> None:
-        self._connections = connections
-        self._call: Optional[IDelayedCall] = None
-
-    def connectionMade(self) -> None:
-        assert self.transport is not None
-        self._call = close_after(self.transport, _BUSY, self._connections.clock, LINGER)
-
-    def dataReceived(self, data: bytes) -> None:
-        pass
-
-    def connectionLost(self, reason: Failure = connectionDone) -> None:
-        if self._call is not None and self._call.active():
-            self._call.cancel()
-        self._call = None
-        self._connections.refusing -= 1
+        self._abort_call = self._connections.clock.callLater(ABORT_AFTER, abort, transport)

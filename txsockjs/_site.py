@@ -13,7 +13,7 @@ Its HTTP limits:
     (twisted.web's own, which stops while a request is being answered, so
     long-polling and streaming responses are never idle);
   - the header deadline and the connection cap, which the connection's
-    guard enforces (L{txsockjs._guard}).
+    guard enforces (L{txsockjs._guard}, L{txsockjs._answers}).
 
 L{SockJSRequest} carries the body limit alone, for a L{SockJSResource}
 mounted in a Site of the application's own: C{Site(root,
@@ -33,7 +33,8 @@ from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource, Resource
 
 from . import _internals
-from ._guard import LINGER, TOO_LARGE, Connections, Guard, close_after
+from ._answers import LINGER, TOO_LARGE, close_after
+from ._guard import Connections, Guard
 from ._reactor import default_reactor
 from ._resource import SockJSResource
 from ._tree import build_root
