@@ -26,10 +26,11 @@ from twisted.internet.testing import StringTransport
 from twisted.trial import unittest
 from twisted.web.http import HTTPChannel, Request
 from twisted.web.resource import Resource
-from twisted.web.server import NOT_DONE_YET, Site
+from twisted.web.resource import EncodingResourceWrapper
+from twisted.web.server import NOT_DONE_YET, GzipEncoderFactory, Site
 from twisted.web.test.requesthelper import DummyChannel
 
-from txsockjs import _internals
+from txsockjs import SockJSRequest, _internals
 from txsockjs._transports._takeover import take_over
 
 _KEY = b"\x37\xfa\x21\x3d"
@@ -629,3 +630,61 @@ class TwistedEndpointParserTests(unittest.SynchronousTestCase):
         assert parser is not None
         names = set(inspect.signature(parser).parameters)
         self.assertTrue({"interface", "backlog"} <= names, _twisted("_serverParsers['tcp']"))
+
+
+class _Where(Resource):
+    """
+    Answers with where twisted.web routed the request.
+    """
+
+    isLeaf = True
+
+    def render(self, request: Any) -> bytes:
+        return repr((request.prepath, request.postpath)).encode()
+
+
+def _answer(site: Site, request: bytes) -> bytes:
+    protocol = site.buildProtocol(None)
+    transport = StringTransport()
+    protocol.makeConnection(transport)
+    protocol.dataReceived(request)
+    return transport.value()
+
+
+def _head_and_body(answer: bytes) -> Tuple[List[bytes], bytes]:
+    head, body = answer.split(b"\r\n\r\n", 1)
+    lines = head.split(b"\r\n")
+    # (Date aside: the two answers may straddle a second)
+    return [line for line in lines if not line.lower().startswith(b"date:")], body
+
+
+class TwistedRequestProcessTests(unittest.SynchronousTestCase):
+    """
+    C{SockJSRequest.process} answers as C{server.Request.process} does.
+    """
+
+    def both(self, resource: Resource, request: bytes) -> Tuple[bytes, bytes]:
+        plain = Site(resource)
+        ours = Site(resource, requestFactory=SockJSRequest)
+        return _answer(plain, request), _answer(ours, request)
+
+    def test_same_answer(self) -> None:
+        root = Resource()
+        root.putChild(b"a", _Where())
+        root.putChild(b"", _Where())
+        for path in (b"/a/b%2Fc/d", b"/a", b"/a/", b"/"):
+            twisted_answer, ours = self.both(root, b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertEqual(_head_and_body(ours), _head_and_body(twisted_answer), _twisted("server.Request.process"))
+            self.assertEqual(ours.lower().count(b"\r\ndate: "), 1, _twisted("server.Request.process"))
+
+    def test_star(self) -> None:
+        twisted_answer, ours = self.both(Resource(), b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(_head_and_body(ours), _head_and_body(twisted_answer), _twisted("server.Request.process"))
+
+    def test_encoder(self) -> None:
+        root = Resource()
+        root.putChild(b"z", EncodingResourceWrapper(_Where(), [GzipEncoderFactory()]))
+        request = b"GET /z/y HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n"
+        twisted_answer, ours = self.both(root, request)
+        self.assertIn(b"content-encoding: gzip", ours.lower(), _twisted("resource._IEncodingResource"))
+        self.assertEqual(_head_and_body(ours), _head_and_body(twisted_answer), _twisted("Request._encoder"))

@@ -12,9 +12,11 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.resource import Resource
+from twisted.web.http import datetimeToString, stringToDatetime
 from twisted.web.server import NOT_DONE_YET, Site
 
 from txsockjs import Options, SockJSRequest, SockJSResource, SockJSSite
+from txsockjs._site import _DateHeader
 
 
 class Echo(Protocol):
@@ -422,3 +424,26 @@ class SiteLifeTests(SynchronousTestCase):
         self.site.doStop()
         self.assertEqual(self.app.events, ["start", ("stop", 0)])
         self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+
+
+class DateHeaderTests(SynchronousTestCase):
+    def test_formatted_once_a_second_and_right_to_the_second(self):
+        now = [1000.2]
+        date = _DateHeader(lambda: now[0])
+        first = date.now()
+        self.assertEqual(first, (datetimeToString(1000),))
+        now[0] = 1000.99
+        self.assertIs(date.now(), first)
+        now[0] = 1001.0
+        self.assertEqual(date.now(), (datetimeToString(1001),))
+
+    def test_answers_carry_it(self):
+        site, _ = site_with(Clock())
+        c = Conn(site)
+        before = stringToDatetime(datetimeToString())
+        c.send(b"GET /r HTTP/1.1\r\nHost: x\r\n\r\n")
+        after = stringToDatetime(datetimeToString())
+        head = c.value().split(b"\r\n\r\n")[0].split(b"\r\n")
+        dates = [line.split(b": ", 1)[1] for line in head if line.lower().startswith(b"date:")]
+        self.assertEqual(len(dates), 1)
+        self.assertTrue(before <= stringToDatetime(dates[0]) <= after, dates)

@@ -90,6 +90,14 @@ Twisted:
     and C{streamingProducer} (a pull producer is asked for more only when
     Twisted's buffer drains). Without them: bytes out of order, or written
     after a close. See L{can_send_now} and L{send_some}.
+  - C{server.Request.process} done by L{txsockjs._site.SockJSRequest.process}
+    in its own words, to give the C{Date} header from a value cached for the
+    second (Twisted formats it anew for every request, 3 % of a C{GET
+    /info}): the same C{Server} and C{Date} headers, C{prepath} and
+    C{postpath}, Twisted's own C{process} for the path C{*}, and a
+    resource's encoder through C{resource._IEncodingResource} and the
+    request's C{_encoder} (L{use_encoder}). Without it: answers lose a
+    header, routing breaks, or gzip-encoding resources answer unencoded.
 """
 
 from __future__ import annotations
@@ -100,6 +108,7 @@ from typing import Any, Callable, Dict, Optional
 from twisted.internet.interfaces import IProtocol, IPushProducer, ITransport
 from twisted.protocols.policies import ProtocolWrapper
 from twisted.web.http import HTTPChannel
+from twisted.web.resource import _IEncodingResource
 from zope.interface import implementer
 
 # (the Autobahn internals are used in there, behind named hooks)
@@ -130,6 +139,7 @@ __all__ = [
     "server_endpoint_parser",
     "can_send_now",
     "send_some",
+    "use_encoder",
 ]
 
 
@@ -275,3 +285,14 @@ def send_some(transport: Any, data: bytes) -> Any:
     now: the number of bytes taken, or a C{ConnectionLost} instance.
     """
     return transport.writeSomeData(data)
+
+
+def use_encoder(request: Any, resource: object) -> None:
+    """
+    Encode the answer of C{request} as C{resource} asks, if it is an
+    encoding resource (twisted.web's C{EncodingResourceWrapper}).
+    """
+    if _IEncodingResource.providedBy(resource):
+        encoder = resource.getEncoder(request)
+        if encoder is not None:
+            request._encoder = encoder
