@@ -22,6 +22,7 @@ from autobahn.websocket.xormasker import XorMaskerNull
 from twisted.internet import tcp
 from twisted.internet.error import ConnectionLost
 from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial import unittest
 from twisted.web.http import HTTPChannel, Request
@@ -664,8 +665,9 @@ class TwistedRequestProcessTests(unittest.SynchronousTestCase):
     """
 
     def both(self, resource: Resource, request: bytes) -> Tuple[bytes, bytes]:
-        plain = Site(resource)
-        ours = Site(resource, requestFactory=SockJSRequest)
+        # (their own clock: no idle timer left in the global reactor)
+        plain = Site(resource, reactor=Clock())
+        ours = Site(resource, requestFactory=SockJSRequest, reactor=Clock())
         return _answer(plain, request), _answer(ours, request)
 
     def test_same_answer(self) -> None:

@@ -241,6 +241,23 @@ class HeaderTimeoutTests(SynchronousTestCase):
         self.clock.advance(10)
         self.assertTrue(c.closing)
 
+    def test_idle_timeout_one_timer_per_connection(self):
+        """
+        twisted.web's idle timeout, stopped and started again by every
+        request, keeps one reactor call per connection.
+        """
+        c = Conn(self.site)
+        for _ in range(5):
+            self.clock.advance(1)
+            c.send(b"GET /r HTTP/1.1\r\nHost: x\r\n\r\n")
+            idle = [call for call in self.clock.getDelayedCalls() if call.func.__name__ == "_fire"]
+            self.assertEqual(len(idle), 1)
+        self.assertEqual(len(self.recorder.bodies), 5)
+        self.clock.advance(59.9)
+        self.assertFalse(c.closing)
+        self.clock.advance(0.1)
+        self.assertTrue(c.closing)
+
     def test_disconnecting_is_the_transports(self):
         c = Conn(self.site)
         self.assertFalse(c.protocol.disconnecting)

@@ -35,6 +35,7 @@ from zope.interface import directlyProvides, providedBy
 
 from . import _writes
 from ._answers import ABORT_AFTER, MAX_REFUSING, TIMEOUT, Refused, abort
+from ._timers import SharedTimer
 
 __all__ = ["Connections", "Guard"]
 
@@ -184,6 +185,7 @@ class Guard(ProtocolWrapper):
     _head_due = False
     _abort_call: Optional[IDelayedCall] = None
     _host: Optional[IAddress] = None
+    _timer: Optional[SharedTimer] = None
 
     def __init__(
         self, connections: Connections, factory: IProtocolFactory, wrapped: IProtocol
@@ -224,6 +226,10 @@ class Guard(ProtocolWrapper):
         self._connections.connected(self)
         self._start_deadline()
         assert self._wrapped is not None
+        if hasattr(self._wrapped, "callLater"):
+            # twisted.web's idle timeout, without a timer per request
+            self._timer = SharedTimer(self._connections.clock)
+            self._wrapped.callLater = self._timer.call_later
         # it provides what its transport provides (directlyProvides above)
         self._wrapped.makeConnection(cast(ITransport, self))
 
@@ -254,6 +260,8 @@ class Guard(ProtocolWrapper):
         wrapped, self._wrapped = self._wrapped, None
         if wrapped is not None:
             wrapped.connectionLost(reason)
+        if self._timer is not None:
+            self._timer.stop()
 
     def logPrefix(self) -> str:
         wrapped = self._wrapped
