@@ -258,6 +258,22 @@ class HeaderTimeoutTests(SynchronousTestCase):
         self.clock.advance(0.1)
         self.assertTrue(c.closing)
 
+    def test_peer_asked_once(self):
+        c = Conn(self.site)
+        peer = c.protocol.getPeer()
+        self.assertEqual(peer, c.transport.getPeer())
+        c.transport.peerAddress = IPv4Address("TCP", "127.0.0.2", 1)
+        self.assertIs(c.protocol.getPeer(), peer)
+
+    def test_producer_is_the_transport(self):
+        c = Conn(self.site)
+        c.protocol.pauseProducing()
+        self.assertEqual(c.transport.producerState, "paused")
+        c.protocol.resumeProducing()
+        self.assertEqual(c.transport.producerState, "producing")
+        c.protocol.stopProducing()
+        self.assertEqual(c.transport.producerState, "stopped")
+
     def test_disconnecting_is_the_transports(self):
         c = Conn(self.site)
         self.assertFalse(c.protocol.disconnecting)

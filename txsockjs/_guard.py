@@ -185,6 +185,7 @@ class Guard(ProtocolWrapper):
     _head_due = False
     _abort_call: Optional[IDelayedCall] = None
     _host: Optional[IAddress] = None
+    _peer: Optional[IAddress] = None
     _timer: Optional[SharedTimer] = None
 
     def __init__(
@@ -223,6 +224,12 @@ class Guard(ProtocolWrapper):
         # try-write-first (txsockjs._writes); the host address asked once
         self.write, self.writeSequence = _writes.writers_for(transport)  # type: ignore[method-assign]
         self.dataReceived = _writes.gathering(self.dataReceived)  # type: ignore[method-assign, assignment]
+        # the channel resumes its producer (this) after every request:
+        # the transport's own methods, not a lookup through __getattr__
+        for name in ("pauseProducing", "resumeProducing", "stopProducing"):
+            method = getattr(transport, name, None)
+            if method is not None:
+                setattr(self, name, method)
         self._connections.connected(self)
         self._start_deadline()
         assert self._wrapped is not None
@@ -242,6 +249,13 @@ class Guard(ProtocolWrapper):
             assert self.transport is not None
             self._host = self.transport.getHost()
         return self._host
+
+    def getPeer(self) -> IAddress:
+        # asked by every request; a TCP transport builds a new address each time
+        if self._peer is None:
+            assert self.transport is not None
+            self._peer = self.transport.getPeer()
+        return self._peer
 
     def dataReceived(self, data: bytes) -> None:
         if not self._head_due and not self.busy and not self._in_body:
