@@ -690,3 +690,23 @@ class TwistedRequestProcessTests(unittest.SynchronousTestCase):
         twisted_answer, ours = self.both(root, request)
         self.assertIn(b"content-encoding: gzip", ours.lower(), _twisted("resource._IEncodingResource"))
         self.assertEqual(_head_and_body(ours), _head_and_body(twisted_answer), _twisted("Request._encoder"))
+
+
+class TwistedChannelTimerTests(unittest.SynchronousTestCase):
+    def test_idle_timeout_through_call_later(self) -> None:
+        clock = Clock()
+        site = Site(Resource(), reactor=clock)
+        site.timeOut = 30
+        protocol = site.buildProtocol(None)
+        calls: List[Any] = []
+
+        def call_later(delay: float, f: Any, *args: Any, **kw: Any) -> Any:
+            calls.append(delay)
+            return clock.callLater(delay, f, *args, **kw)
+
+        protocol.callLater = call_later
+        transport = StringTransport()
+        protocol.makeConnection(transport)
+        self.assertEqual(calls, [30], _twisted("HTTPChannel.callLater"))
+        clock.advance(30)
+        self.assertTrue(transport.disconnecting, _twisted("HTTPChannel.callLater"))

@@ -98,6 +98,11 @@ Twisted:
     resource's encoder through C{resource._IEncodingResource} and the
     request's C{_encoder} (L{use_encoder}). Without it: answers lose a
     header, routing breaks, or gzip-encoding resources answer unencoded.
+  - The C{callLater} of the protocol C{HTTPFactory.buildProtocol} makes
+    (set there, for tests, as C{TimeoutMixin} allows): the channel's idle
+    timeout and its abort call go through it, so that the connection's
+    guard can give it a L{txsockjs._timers.SharedTimer}. Without it: a
+    timer and a cancel per request again (slower, nothing wrong).
 """
 
 from __future__ import annotations
