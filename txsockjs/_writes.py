@@ -114,11 +114,19 @@ class _TryWriteFirst:
     transport's own C{write} for whatever the kernel did not take.
     """
 
-    __slots__ = ("_transport", "_pending", "_pending_size")
+    __slots__ = ("_transport", "_first", "_more", "_pending_size")
 
     def __init__(self, transport: Connection) -> None:
         self._transport: Any = transport
-        self._pending: Optional[List[bytes]] = None
+        # The first chunk gathered in this turn, and the later ones. Not a
+        # list from the start: a broadcast gathers one chunk on each of
+        # thousands of connections, and as many lists alive until the end
+        # of the turn would each count towards the garbage collector's
+        # next pass (bytes do not), which then runs during fan-outs and,
+        # every few dozen, is a full collection of the whole heap: tens of
+        # milliseconds with every delivery waiting (C{bench/RESULTS.md}).
+        self._first: Optional[bytes] = None
+        self._more: Optional[List[bytes]] = None
         self._pending_size = 0
 
     def write(self, data: bytes) -> None:
@@ -126,14 +134,17 @@ class _TryWriteFirst:
             raise TypeError(f"Data must be bytes, not {type(data).__name__}")
         if not data:
             return
-        pending = self._pending
-        if pending is not None:
-            pending.append(data)
+        if self._first is not None:
+            more = self._more
+            if more is None:
+                self._more = [data]
+            else:
+                more.append(data)
             self._pending_size += len(data)
             if self._pending_size > GATHER_LIMIT:
                 self.flush()
         elif _gathering.active and len(data) <= GATHER_LIMIT:
-            self._pending = [data]
+            self._first = data
             self._pending_size = len(data)
             _gathering.writers.append(self)
         else:
@@ -153,9 +164,13 @@ class _TryWriteFirst:
         return self._transport.reactor
 
     def flush(self) -> None:
-        pending, self._pending = self._pending, None
-        if pending:
-            self._send(pending[0] if len(pending) == 1 else b"".join(pending))
+        first, more = self._first, self._more
+        self._first = self._more = None
+        if first is not None:
+            if more is not None:
+                more.insert(0, first)
+                first = b"".join(more)
+            self._send(first)
 
     def _send(self, data: bytes) -> None:
         transport = self._transport
