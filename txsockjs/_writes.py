@@ -50,6 +50,10 @@ __all__ = ["writers_for", "gathering"]
 #: (the backpressure the websocket and streaming transports rely on)
 GATHER_LIMIT = 65536
 
+#: gathered bytes up to which a connection's later writes are joined to the
+#: first at once (cheap copies) rather than kept in a list
+JOIN_LIMIT = 2048
+
 _log = Logger()
 
 
@@ -118,13 +122,15 @@ class _TryWriteFirst:
 
     def __init__(self, transport: Connection) -> None:
         self._transport: Any = transport
-        # The first chunk gathered in this turn, and the later ones. Not a
-        # list from the start: a broadcast gathers one chunk on each of
-        # thousands of connections, and as many lists alive until the end
-        # of the turn would each count towards the garbage collector's
-        # next pass (bytes do not), which then runs during fan-outs and,
-        # every few dozen, is a full collection of the whole heap: tens of
-        # milliseconds with every delivery waiting (C{bench/RESULTS.md}).
+        # What was gathered in this turn: bytes, joined as they come while
+        # small, then a list for the rest. Not a list from the start: a
+        # broadcast gathers a chunk or two on each of thousands of
+        # connections, and as many lists alive until the end of the turn
+        # would each count towards the garbage collector's next pass (bytes
+        # do not): nearly one pass per broadcast to 1000 sessions, and about
+        # once in 100 broadcasts a full collection of the heap, tens of
+        # milliseconds with every delivery waiting (bench/RESULTS.md, "the
+        # broadcast p99 regression").
         self._first: Optional[bytes] = None
         self._more: Optional[List[bytes]] = None
         self._pending_size = 0
@@ -134,13 +140,16 @@ class _TryWriteFirst:
             raise TypeError(f"Data must be bytes, not {type(data).__name__}")
         if not data:
             return
-        if self._first is not None:
+        first = self._first
+        if first is not None:
             more = self._more
-            if more is None:
-                self._more = [data]
-            else:
-                more.append(data)
             self._pending_size += len(data)
+            if more is not None:
+                more.append(data)
+            elif self._pending_size <= JOIN_LIMIT:
+                self._first = first + data
+            else:
+                self._more = [data]
             if self._pending_size > GATHER_LIMIT:
                 self.flush()
         elif _gathering.active and len(data) <= GATHER_LIMIT:
