@@ -50,6 +50,10 @@ __all__ = ["writers_for", "gathering"]
 #: (the backpressure the websocket and streaming transports rely on)
 GATHER_LIMIT = 65536
 
+#: gathered bytes up to which a connection's later writes are joined to the
+#: first at once (cheap copies) rather than kept in a list
+JOIN_LIMIT = 2048
+
 _log = Logger()
 
 
@@ -114,11 +118,21 @@ class _TryWriteFirst:
     transport's own C{write} for whatever the kernel did not take.
     """
 
-    __slots__ = ("_transport", "_pending", "_pending_size")
+    __slots__ = ("_transport", "_first", "_more", "_pending_size")
 
     def __init__(self, transport: Connection) -> None:
         self._transport: Any = transport
-        self._pending: Optional[List[bytes]] = None
+        # What was gathered in this turn: bytes, joined as they come while
+        # small, then a list for the rest. Not a list from the start: a
+        # broadcast gathers a chunk or two on each of thousands of
+        # connections, and as many lists alive until the end of the turn
+        # would each count towards the garbage collector's next pass (bytes
+        # do not): nearly one pass per broadcast to 1000 sessions, and about
+        # once in 100 broadcasts a full collection of the heap, tens of
+        # milliseconds with every delivery waiting (bench/RESULTS.md, "the
+        # broadcast p99 regression").
+        self._first: Optional[bytes] = None
+        self._more: Optional[List[bytes]] = None
         self._pending_size = 0
 
     def write(self, data: bytes) -> None:
@@ -126,14 +140,20 @@ class _TryWriteFirst:
             raise TypeError(f"Data must be bytes, not {type(data).__name__}")
         if not data:
             return
-        pending = self._pending
-        if pending is not None:
-            pending.append(data)
+        first = self._first
+        if first is not None:
+            more = self._more
             self._pending_size += len(data)
+            if more is not None:
+                more.append(data)
+            elif self._pending_size <= JOIN_LIMIT:
+                self._first = first + data
+            else:
+                self._more = [data]
             if self._pending_size > GATHER_LIMIT:
                 self.flush()
         elif _gathering.active and len(data) <= GATHER_LIMIT:
-            self._pending = [data]
+            self._first = data
             self._pending_size = len(data)
             _gathering.writers.append(self)
         else:
@@ -153,9 +173,13 @@ class _TryWriteFirst:
         return self._transport.reactor
 
     def flush(self) -> None:
-        pending, self._pending = self._pending, None
-        if pending:
-            self._send(pending[0] if len(pending) == 1 else b"".join(pending))
+        first, more = self._first, self._more
+        self._first = self._more = None
+        if first is not None:
+            if more is not None:
+                more.insert(0, first)
+                first = b"".join(more)
+            self._send(first)
 
     def _send(self, data: bytes) -> None:
         transport = self._transport
