@@ -32,6 +32,7 @@ from twisted.web.server import NOT_DONE_YET, GzipEncoderFactory, Site
 from twisted.web.test.requesthelper import DummyChannel
 
 from txsockjs import SockJSRequest, _internals
+from txsockjs._headers import prepared
 from txsockjs._transports._takeover import take_over
 
 _KEY = b"\x37\xfa\x21\x3d"
@@ -710,3 +711,25 @@ class TwistedChannelTimerTests(unittest.SynchronousTestCase):
         self.assertEqual(calls, [30], _twisted("HTTPChannel.callLater"))
         clock.advance(30)
         self.assertTrue(transport.disconnecting, _twisted("HTTPChannel.callLater"))
+
+
+class TwistedHeadersTests(unittest.SynchronousTestCase):
+    def test_prepared_headers_are_set_headers(self) -> None:
+        names = [b"cache-control", b"content-type", b"Server", b"etag", b"x-custom"]
+        ours = Request(DummyChannel())
+        theirs = Request(DummyChannel())
+        for name in names:
+            ours.responseHeaders.setRawHeaders(name, [b"old"])
+            theirs.responseHeaders.setRawHeaders(name, [b"old"])
+            _internals.set_prepared(ours, prepared(name, b"v " + name))
+            theirs.responseHeaders.setRawHeaders(name, [b"v " + name])
+        self.assertEqual(
+            sorted(ours.responseHeaders.getAllRawHeaders()),
+            sorted(theirs.responseHeaders.getAllRawHeaders()),
+            _twisted("Headers._rawHeaders"),
+        )
+        for name in names:
+            self.assertEqual(ours.responseHeaders.getRawHeaders(name), [b"v " + name], _twisted("Headers._rawHeaders"))
+
+    def test_prepared_values_are_sanitised(self) -> None:
+        self.assertEqual(prepared(b"x-a", b"b\r\nc")[1], b"b c")

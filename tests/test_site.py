@@ -464,11 +464,11 @@ class DateHeaderTests(SynchronousTestCase):
         now = [1000.2]
         date = _DateHeader(lambda: now[0])
         first = date.now()
-        self.assertEqual(first, (datetimeToString(1000),))
+        self.assertEqual(first, datetimeToString(1000))
         now[0] = 1000.99
         self.assertIs(date.now(), first)
         now[0] = 1001.0
-        self.assertEqual(date.now(), (datetimeToString(1001),))
+        self.assertEqual(date.now(), datetimeToString(1001))
 
     def test_answers_carry_it(self):
         site, _ = site_with(Clock())

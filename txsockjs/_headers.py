@@ -5,10 +5,13 @@ The HTTP headers SockJS responses carry: caching, CORS, JSESSIONID.
 from __future__ import annotations
 
 import time
-from typing import Callable, Union
+from typing import Callable, Tuple, Union
 
 from twisted.web.http import datetimeToString
+from twisted.web.http_headers import Headers
 from twisted.web.iweb import IRequest
+
+from ._internals import set_prepared
 
 __all__ = [
     "NO_CACHE",
@@ -19,12 +22,28 @@ __all__ = [
     "preflight",
     "set_jsessionid",
     "error",
+    "prepared",
 ]
 
 ONE_YEAR = 365 * 24 * 60 * 60
 NO_CACHE = b"no-store, no-cache, no-transform, must-revalidate, max-age=0"
 _PUBLIC_A_YEAR = b"public, max-age=%d" % ONE_YEAR
 _PLAIN = b"text/plain; charset=UTF-8"
+
+
+def prepared(name: bytes, value: bytes) -> Tuple[bytes, bytes]:
+    """
+    A response header to set with L{txsockjs._internals.set_prepared}: its
+    name as C{Headers} spells it and its value as C{Headers} keeps it, both
+    found once, by C{Headers} itself.
+    """
+    headers = Headers()
+    headers.setRawHeaders(name, [value])
+    ((spelled, values),) = headers.getAllRawHeaders()
+    return spelled, values[0]
+
+
+_NO_CACHE_HEADER = prepared(b"cache-control", NO_CACHE)
 
 
 def cors(request: IRequest, restricted: bool = False) -> None:
@@ -49,7 +68,7 @@ def cors(request: IRequest, restricted: bool = False) -> None:
 
 
 def no_cache(request: IRequest) -> None:
-    request.responseHeaders.setRawHeaders(b"cache-control", [NO_CACHE])
+    set_prepared(request, _NO_CACHE_HEADER)
 
 
 def cache_for_a_year(request: IRequest) -> None:

@@ -103,12 +103,19 @@ Twisted:
     timeout and its abort call go through it, so that the connection's
     guard can give it a L{txsockjs._timers.SharedTimer}. Without it: a
     timer and a cancel per request again (slower, nothing wrong).
+  - C{Headers._rawHeaders}, the dict of a C{Headers} by canonical name:
+    fixed response headers (C{Server}, C{Date}, C{Cache-Control},
+    C{Content-Type} of C{/info} and of every session request) are set in
+    it directly (L{set_prepared}), their names spelled and their values
+    checked once by C{Headers} itself (L{txsockjs._headers.prepared}):
+    C{setRawHeaders} canonicalises and sanitises on every call, three
+    Python calls per header. Without it: headers missing or doubled.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from twisted.internet.interfaces import IProtocol, IPushProducer, ITransport
 from twisted.protocols.policies import ProtocolWrapper
@@ -145,6 +152,7 @@ __all__ = [
     "can_send_now",
     "send_some",
     "use_encoder",
+    "set_prepared",
 ]
 
 
@@ -301,3 +309,14 @@ def use_encoder(request: Any, resource: object) -> None:
         encoder = resource.getEncoder(request)
         if encoder is not None:
             request._encoder = encoder
+
+
+def set_prepared(request: Any, *headers: Tuple[bytes, bytes]) -> None:
+    """
+    Set response headers of C{request} whose names are spelled as
+    C{Headers} spells them and whose values need no sanitising
+    (L{txsockjs._headers.prepared}), replacing any value set before.
+    """
+    raw = request.responseHeaders._rawHeaders
+    for name, value in headers:
+        raw[name] = [value]

@@ -15,6 +15,7 @@ from typing import Optional
 from twisted.web.iweb import IRequest
 
 from . import _headers as H
+from ._internals import set_prepared
 from ._origins import OriginPolicy
 from .options import Options
 
@@ -22,6 +23,7 @@ __all__ = ["Pages", "method_not_allowed", "not_found", "PLAIN"]
 
 PLAIN = b"text/plain; charset=UTF-8"
 _JSON = b"application/json; charset=UTF-8"
+_JSON_HEADER = H.prepared(b"content-type", _JSON)
 _HTML = b"text/html; charset=UTF-8"
 _GREETING = b"Welcome to SockJS!\n"
 
@@ -84,7 +86,7 @@ class Pages:
             return method_not_allowed(request, b"OPTIONS, GET")
         H.no_cache(request)
         H.cors(request, restricted)
-        request.setHeader(b"content-type", _JSON)
+        set_prepared(request, _JSON_HEADER)
         return self._info_head + b"%d}" % self._entropy(32)
 
     def iframe(self, request: IRequest) -> bytes:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 from io import BytesIO
-from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional
 from urllib.parse import unquote_to_bytes
 
 from twisted.internet.interfaces import IAddress, IProtocol, IProtocolFactory, IReactorTime
@@ -38,6 +38,7 @@ from twisted.web.resource import IResource, Resource
 from . import _internals
 from ._answers import LINGER, TOO_LARGE, close_after
 from ._guard import Connections, Guard
+from ._headers import prepared
 from ._reactor import default_reactor
 from ._resource import SockJSResource
 from ._tree import build_root
@@ -60,17 +61,18 @@ class _DateHeader:
     def __init__(self, seconds: Callable[[], float] = time.time) -> None:
         self._seconds = seconds
         self._second = -1
-        self._value: Tuple[bytes] = (b"",)
+        self._value = b""
 
-    def now(self) -> Tuple[bytes]:
+    def now(self) -> bytes:
         second = int(self._seconds())
         if second != self._second:
             self._second = second
-            self._value = (datetimeToString(second),)
+            self._value = datetimeToString(second)
         return self._value
 
 
 _date = _DateHeader()
+_SERVER_HEADER = prepared(b"Server", server.version)
 
 
 class SockJSRequest(server.Request):
@@ -110,11 +112,12 @@ class SockJSRequest(server.Request):
             server.Request.process(self)
             return
         self.site = site = self.channel.site  # type: ignore[attr-defined]
-        headers = self.responseHeaders
-        headers.setRawHeaders(b"Server", [server.version])
-        headers.setRawHeaders(b"Date", _date.now())
+        _internals.set_prepared(self, _SERVER_HEADER, (b"Date", _date.now()))
         self.prepath = []
-        self.postpath = [unquote_to_bytes(segment) for segment in path[1:].split(b"/")]
+        segments = path[1:].split(b"/")
+        self.postpath = (
+            [unquote_to_bytes(segment) for segment in segments] if b"%" in path else segments
+        )
         try:
             resource = site.getResourceFor(self)
             _internals.use_encoder(self, resource)
