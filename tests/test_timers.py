@@ -103,3 +103,40 @@ class SharedTimerTests(SynchronousTestCase):
         self.timer.call_later(1, lambda *a, **k: got.append((a, k)), 1, 2, x=3)
         self.clock.advance(1)
         self.assertEqual(got, [((1, 2), {"x": 3})])
+
+
+class TakeoverTimerTests(SynchronousTestCase):
+    """
+    A websocket that took its connection over from the HTTP channel keeps no
+    timer of the channel's: an idle session would otherwise hold a reactor
+    call (and its memory) until the channel's old idle timeout came.
+    """
+
+    def test_no_channel_timer_after_takeover(self) -> None:
+        from twisted.internet.protocol import Factory, Protocol
+
+        from txsockjs import Options, SockJSResource, SockJSSite
+        from txsockjs.testing import SockJSTestServer
+
+        clock = Clock()
+        options = Options()
+        resource = SockJSResource(Factory.forProtocol(Protocol), options, reactor=clock)
+        site = SockJSSite(resource, options, endpoints={"/": resource}, reactor=clock)
+        server = SockJSTestServer.for_site(site)
+        self.addCleanup(server.stop)
+
+        def shared() -> List[IDelayedCall]:
+            return [
+                call
+                for call in clock.getDelayedCalls()
+                if isinstance(getattr(call.func, "__self__", None), SharedTimer)
+            ]
+
+        # a keep-alive connection between requests: its idle timeout runs on
+        # the guard's shared timer (else this test would prove nothing)
+        server.request("GET", "/info", close=False)
+        before = shared()
+        self.assertEqual(len(before), 1)
+        session = server.open("websocket")
+        self.assertEqual(session.frames[0].kind, "o")
+        self.assertEqual(shared(), before)

@@ -209,6 +209,11 @@ class Guard(ProtocolWrapper):
         # reads go straight to it.
         self._wrapped = protocol
         self._cancel_deadline()
+        # the HTTP channel's idle timeout is over (cancelled by the takeover,
+        # but a shared timer cancels lazily): no reactor call kept for it
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
         self._connections.busy(self)
         self.dataReceived = _writes.gathering(protocol.dataReceived)  # type: ignore[method-assign, assignment]
 
