@@ -58,7 +58,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def http_get(url: str, timeout: float = 2.0) -> tuple:
+def http_get(url: str, timeout: float = 5.0) -> tuple:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             return response.status, response.read().decode()
@@ -142,6 +142,23 @@ class Cluster:
                 counts[parts[1]] = int(parts[2])
         return status, counts
 
+    def watch_health(self, index: int) -> "HealthWatch":
+        """
+        Poll backend C{index}'s health check from a thread of its own until
+        C{stop()}: what it answered, when.
+        """
+        return HealthWatch(f"http://127.0.0.1:{self.backend_port(index)}/health")
+
+    def log_tail(self, index: int, lines: int = 30) -> str:
+        """
+        The last C{lines} lines of backend C{index}'s log.
+        """
+        path = os.path.join(self.run_dir, f"b{index + 1}.log")
+        if not os.path.exists(path):
+            return f"(no {path})"
+        with open(path, errors="replace") as f:
+            return "".join(f.readlines()[-lines:])
+
     def signal(self, index: int, sig: int) -> None:
         os.kill(self.backend_pids[index], sig)
 
@@ -194,6 +211,66 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+class HealthWatch:
+    """
+    A thread asking one health check every C{interval} seconds, each request
+    with C{timeout}: the answers (status, or the error's name) with the time
+    they were asked, from when the watch started. One slow answer does not
+    hide the next ones from the test, and the whole timeline explains a
+    failure.
+    """
+
+    def __init__(self, url: str, interval: float = 0.05, timeout: float = 1.0) -> None:
+        self.url = url
+        self.interval = interval
+        self.timeout = timeout
+        self.started = time.monotonic()
+        self.answers: List[tuple] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            asked = time.monotonic() - self.started
+            try:
+                outcome: Any = http_get(self.url, self.timeout)[0]
+            except Exception as e:
+                reason = getattr(e, "reason", e)
+                outcome = type(reason).__name__
+            self.answers.append((asked, time.monotonic() - self.started, outcome))
+            self._stop.wait(self.interval)
+
+    def first(self, outcome: Any) -> Optional[float]:
+        """
+        When the first answer C{outcome} was asked for, if there was one.
+        """
+        for asked, _, got in list(self.answers):
+            if got == outcome:
+                return asked
+        return None
+
+    def outcomes(self) -> List[Any]:
+        return [got for _, _, got in list(self.answers)]
+
+    def timeline(self) -> str:
+        """
+        Runs of equal answers: "0.00-0.95 s: 200 (20), 1.00-1.10 s: 404 (3)".
+        """
+        runs: List[list] = []
+        for asked, answered, got in list(self.answers):
+            if runs and runs[-1][2] == got:
+                runs[-1][1] = answered
+                runs[-1][3] += 1
+            else:
+                runs.append([asked, answered, got, 1])
+        return ", ".join(f"{a:.2f}-{b:.2f} s: {got} ({n})" for a, b, got, n in runs)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(self.timeout + 1)
 
 
 class Driver:

@@ -186,11 +186,26 @@ def test_drain_loses_nothing(haproxy: Cluster, driver: Driver) -> None:
     count, interval = 250, 20
     driver.send(cmd="stream", id="sender", prefix="", count=count, interval=interval)
     time.sleep(1.0)
+    watch = haproxy.watch_health(victim)
     haproxy.signal(victim, signal.SIGTERM)
-    time.sleep(0.2)
-    assert haproxy.health(victim)[0] == 404
+    signalled = time.monotonic() - watch.started
+    try:
+        # 404 at once (the drain timeout is 2 s; HAProxy acts on it)
+        wait_until(lambda: watch.first(404) is not None, 5, "a 404")
+        haproxy.wait_exit(haproxy.backend_pids[victim], 15)
+    except AssertionError as e:
+        raise AssertionError(
+            f"{e}; the victim's health check, SIGTERM at {signalled:.2f} s: "
+            f"{watch.timeline()}\n{haproxy.log_tail(victim)}"
+        ) from None
+    finally:
+        watch.stop()
+    turned = watch.first(404)
+    assert turned is not None and turned - signalled < 1.0, watch.timeline()
+    # serving until the signal, draining after, then gone (no 200 again)
+    outcomes = watch.outcomes()
+    assert 200 not in outcomes[outcomes.index(404):], watch.timeline()
     streamed = driver.wait(lambda e: e["event"] == "streamed", 30)
-    haproxy.wait_exit(haproxy.backend_pids[victim], 15)
     time.sleep(1.0)
     conns = driver.dump()
 
