@@ -4,15 +4,11 @@ The session of a raw websocket: bare messages, text and binary.
 
 from __future__ import annotations
 
-from typing import Optional, Union
+from typing import Union
 
-from twisted.internet.interfaces import IProtocol
-
-from ._hub import SessionHub
-from ._request import RequestInfo
 from ._session import Session
 from ._sessionparts import SessionState
-from ._sessionframing import RAW, ISessionFraming
+from ._sessionframing import RAW
 
 __all__ = ["RawSession"]
 
@@ -29,21 +25,9 @@ class RawSession(Session):
     C{write} (or C{send}) sends a text frame.
     """
 
-    __slots__ = ()
+    framing = RAW
 
-    def __init__(
-        self,
-        session_id: str,
-        protocol: Optional[IProtocol],
-        hub: SessionHub,
-        request: RequestInfo,
-        transport_name: str,
-        timed: bool = True,
-        framing: ISessionFraming = RAW,
-    ) -> None:
-        # (framing: the same signature as Session's, so that either class
-        # can be what makes a websocket's session)
-        Session.__init__(self, session_id, protocol, hub, request, transport_name, timed, framing)
+    __slots__ = ()
 
     def write_binary(self, data: Union[bytes, bytearray, memoryview]) -> None:
         """

@@ -10,7 +10,7 @@ holds what they share.
 
 from __future__ import annotations
 
-from typing import Iterable, List, Optional, Tuple
+from typing import ClassVar, Iterable, List, Optional, Tuple
 
 from twisted.internet.interfaces import (
     IAddress,
@@ -66,6 +66,10 @@ class Session(InboundMixin, ClosingMixin):
     hub's.
     """
 
+    #: the framing of sessions of this class (L{SOCKJS}; L{RawSession}'s
+    #: is L{txsockjs._sessionframing.RAW})
+    framing: ClassVar[ISessionFraming] = SOCKJS
+
     __slots__ = (
         "session_id",
         "protocol",
@@ -101,13 +105,14 @@ class Session(InboundMixin, ClosingMixin):
         request: RequestInfo,
         transport_name: str,
         timed: bool = True,
-        framing: ISessionFraming = SOCKJS,
+        framing: Optional[ISessionFraming] = None,
     ) -> None:
         """
         @param timed: whether the session waits the disconnect delay for a
             next receiver (HTTP transports) or ends with its one receiver
             (websockets).
-        @param framing: how its frames go out.
+        @param framing: how its frames go out; the class's C{framing} when
+            not given.
         """
         self.session_id = session_id
         self.protocol = protocol
@@ -118,7 +123,7 @@ class Session(InboundMixin, ClosingMixin):
         self.close_reason: Optional[Tuple[int, str]] = None
         self.disconnecting = False
         self._hub = hub
-        self._framing = framing
+        self._framing = framing if framing is not None else self.framing
         self._timed = timed
         self._outbox: List[Message] = []
         self._queued = 0
