@@ -335,6 +335,41 @@ class ConnectionCapTests(SynchronousTestCase):
         self.assertEqual(self.site.guard.waiting, 0)
 
 
+class Nosy(StringTransport):
+    """
+    A transport that records the attributes asked of it and not found.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.misses = []
+
+    def __getattr__(self, name):
+        self.misses.append(name)
+        raise AttributeError(name)
+
+
+class GuardLookupTests(SynchronousTestCase):
+    def test_is_secure_asks_the_transport_nothing(self):
+        """
+        Every request's C{isSecure()} adapts the connection's guard to
+        C{ISSLTransport}: zope asks the guard for C{__conform__}, which must
+        not go through the wrapper's C{__getattr__} to a miss on the
+        transport (two failed lookups per session open).
+        """
+        site, _ = site_with(Clock())
+        transport = Nosy(peerAddress=IPv4Address("TCP", "127.0.0.1", 40999))
+        guard = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40999))
+        guard.makeConnection(transport)
+        del transport.misses[:]
+        guard.dataReceived(b"GET /r HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertIn(b"200 OK", transport.value())
+        self.assertFalse(guard.wrappedProtocol._channel.isSecure())
+        # (negotiatedProtocol, asked once per connection, must reach the
+        # transport: a TLS one answers it, for HTTP/2 by ALPN)
+        self.assertNotIn("__conform__", transport.misses)
+
+
 class SessionCapTests(SynchronousTestCase):
     def test_new_sessions_past_the_cap_get_503(self):
         clock = Clock()

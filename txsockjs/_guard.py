@@ -187,6 +187,10 @@ class Guard(ProtocolWrapper):
     _host: Optional[IAddress] = None
     _peer: Optional[IAddress] = None
     _timer: Optional[SharedTimer] = None
+    #: zope asks for C{__conform__} whenever the guard is adapted (every
+    #: C{request.isSecure()} does): found here, not looked up in vain on the
+    #: transport through C{ProtocolWrapper.__getattr__}
+    __conform__ = None
 
     def __init__(
         self, connections: Connections, factory: IProtocolFactory, wrapped: IProtocol
