@@ -73,37 +73,20 @@ def main():
     os.makedirs(logdir, exist_ok=True)
     out = os.path.join(logdir, "%s-%s.collapsed" % (args.server, args.scenario))
     server = run.Server(args.server, spec, args.port, logdir, extra)
-    client = spy = None
-    phases = []
-    try:
-        client = run.Client({"port": server.port, "kind": spec["kind"], "orchestrated": True,
-                             "scenario": sc["client"], "params": params, "hardTimeout": 240}, logdir)
-        while True:
-            ev = client.next_event(120)
-            if ev["event"] == "end":
-                break
-            if spy is None:  # the first measured phase only
-                spy = subprocess.Popen([pyspy, "record", "-r", "500", "-f", "raw", "-o", out, "-p",
-                                        str(server.pid), "--nonblocking"], stdout=subprocess.DEVNULL,
-                                       stderr=subprocess.DEVNULL)
-                time.sleep(1.0)
-            cpu0 = server.cpu_seconds()
-            client.send("go")
-            res = client.next_event(200)
-            res["server_cpu_s"] = server.cpu_seconds() - cpu0
-            phases.append(res)
-            if spy.poll() is None:
-                spy.send_signal(signal.SIGINT)
-                spy.wait(30)
-        client.send("exit")
-    finally:
+    spy = None
+
+    def attach():
+        nonlocal spy
+        spy = subprocess.Popen([pyspy, "record", "-r", "500", "-f", "raw", "-o", out, "-p", str(server.pid),
+                                "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1.0)
+
+    def detach():
         if spy is not None and spy.poll() is None:
             spy.send_signal(signal.SIGINT)
             spy.wait(30)
-        if client is not None:
-            client.close()
-        server.stop()
-    res = phases[0]
+
+    res = run.watch_first_phase(server, spec, args.scenario, params, logdir, attach, detach)
     print("%s %s/%s: %s in %.2f s, server CPU %.2f s (%.1f us each)" % (
         args.server, args.scenario, res["phase"], res.get("messages"), res.get("seconds", 0), res["server_cpu_s"],
         res["server_cpu_s"] * 1e6 / max(1, res.get("messages") or 1)))

@@ -368,6 +368,45 @@ class Client:
         self.stderr.close()
 
 
+def watch_first_phase(server, spec, scenario, params, logdir, attach, detach):
+    """Run the scenario's load against a started server, calling attach() just before its first measured phase
+    and detach() as soon as that phase is over (or on failure); later phases run unwatched. Stops the server.
+    Returns the first phase's result, with the server CPU seconds it took as "server_cpu_s"."""
+    client = None
+    first = None
+    attached = False
+    try:
+        client = Client({"port": server.port, "kind": spec["kind"], "orchestrated": True,
+                         "scenario": SCENARIOS[scenario]["client"], "params": params, "hardTimeout": 240}, logdir)
+        while True:
+            ev = client.next_event(120)
+            if ev["event"] == "end":
+                break
+            if first is None:
+                attach()
+                attached = True
+            cpu0 = server.cpu_seconds()
+            client.send("go")
+            res = client.next_event(200)
+            if res["event"] != "result":
+                raise ClientError("expected a result, got %r" % (res,))
+            res["server_cpu_s"] = server.cpu_seconds() - cpu0
+            if first is None:
+                first = res
+                attached = False
+                detach()
+        client.send("exit")
+    finally:
+        if attached:
+            detach()
+        if client is not None:
+            client.close()
+        server.stop()
+    if first is None:
+        raise ClientError("the scenario measured no phase")
+    return first
+
+
 def run_one(server_name, spec, scenario, mode, port, logdir):
     """Start the server, run one scenario against it, stop it. Returns {phase: measurements}."""
     sc = SCENARIOS[scenario]

@@ -50,14 +50,11 @@ def measure(name, spec, scenario, count, port, logdir):
                           seconds=60),
     }[scenario]
     server = run.Server(name, spec, port, logdir)
-    client = strace = None
     out = os.path.join(logdir, "strace-%s-%s.txt" % (name, scenario))
-    try:
-        client = run.Client({"port": server.port, "kind": spec["kind"], "orchestrated": True,
-                             "scenario": run.SCENARIOS[scenario]["client"], "params": params,
-                             "hardTimeout": 240}, logdir)
-        ev = client.next_event(120)
-        assert ev["event"] == "ready", ev
+    strace = None
+
+    def attach():
+        nonlocal strace
         strace = subprocess.Popen(["strace", "-c", "-f", "-p", str(server.pid), "-o", out],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         # strace says "Process N attached" (once per thread) on stderr when it is in place
@@ -66,26 +63,14 @@ def measure(name, spec, scenario, count, port, logdir):
         while "attached" not in line and time.monotonic() < deadline and strace.poll() is None:
             line = strace.stderr.readline()
         time.sleep(0.2)
-        client.send("go")
-        res = client.next_event(200)
-        assert res["event"] == "result", res
-        strace.send_signal(signal.SIGINT)
-        strace.wait(20)
-        strace = None
-        while True:  # later phases (broadcast's "sustained") run without strace
-            ev = client.next_event(120)
-            if ev["event"] == "end":
-                break
-            client.send("go")
-            client.next_event(200)
-        client.send("exit")
-    finally:
+
+    def detach():
+        # later phases (broadcast's "sustained") run without strace
         if strace is not None and strace.poll() is None:
             strace.send_signal(signal.SIGINT)
             strace.wait(20)
-        if client is not None:
-            client.close()
-        server.stop()
+
+    res = run.watch_first_phase(server, spec, scenario, params, logdir, attach, detach)
     with open(out) as f:
         calls = parse_summary(f.read())
     requests = res["messages"] * REQUESTS_PER[scenario]
