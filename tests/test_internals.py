@@ -221,6 +221,35 @@ class AutobahnMessageTests(unittest.SynchronousTestCase):
         self.assertEqual(protocol.messages, [], _autobahn("failedByMe"))
 
 
+class AutobahnReadingTests(unittest.SynchronousTestCase):
+    """
+    Autobahn's Twisted C{dataReceived} only logs and hands the bytes to
+    C{_dataReceived}; ours hands them over without the log line.
+    """
+
+    def test_autobahn_hands_reads_to_data_received(self) -> None:
+        protocol = Plain()
+        open_protocol(protocol)
+        seen: List[bytes] = []
+        protocol._dataReceived = seen.append  # type: ignore[method-assign]
+        WebSocketServerProtocol.dataReceived(protocol, b"some bytes")
+        self.assertEqual(seen, [b"some bytes"], _autobahn("_dataReceived"))
+
+    def test_ours_formats_no_log_line(self) -> None:
+        import autobahn.twisted.websocket as adapter
+
+        def refuse(*args: Any, **kwargs: Any) -> str:
+            raise AssertionError("a log line was formatted")
+
+        protocol = Recorder()
+        open_protocol(protocol)
+        # (from here on: a connection's reads)
+        self.patch(adapter, "hltype", refuse)
+        self.patch(adapter, "hlval", refuse)
+        protocol.dataReceived(client_frame(b"hello"))
+        self.assertEqual(protocol.messages, [(b"hello", False)])
+
+
 class AutobahnSendingTests(unittest.SynchronousTestCase):
     """
     The text frames written straight to the transport are the ones
