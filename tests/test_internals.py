@@ -11,7 +11,7 @@ from __future__ import annotations
 import errno
 import struct
 from collections import deque
-from typing import Any, List, Tuple
+from typing import Any, List, Optional, Tuple
 
 import autobahn
 import twisted
@@ -19,6 +19,8 @@ from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerPr
 from autobahn.websocket import protocol as autobahn_protocol
 from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
 from autobahn.websocket.xormasker import XorMaskerNull
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twisted.internet import tcp
 from twisted.internet.error import ConnectionLost
 from twisted.internet.protocol import Factory, Protocol
@@ -122,7 +124,12 @@ def _accept_deflate(offers: Any) -> Any:
     return None
 
 
-def open_protocol(protocol: Any, extra_headers: bytes = b"", **options: Any) -> StringTransport:
+def open_protocol(
+    protocol: Any,
+    extra_headers: bytes = b"",
+    transport: Optional[StringTransport] = None,
+    **options: Any,
+) -> StringTransport:
     """
     Connect C{protocol} to a memory transport through the opening handshake.
     """
@@ -133,7 +140,8 @@ def open_protocol(protocol: Any, extra_headers: bytes = b"", **options: Any) -> 
     if options:
         factory.setProtocolOptions(**options)
     protocol.factory = factory
-    transport = StringTransport()
+    if transport is None:
+        transport = StringTransport()
     protocol.makeConnection(transport)
     protocol.dataReceived(_HANDSHAKE + extra_headers + b"\r\n")
     assert b" 101 " in transport.value().split(b"\r\n")[0], transport.value()
@@ -184,7 +192,8 @@ class AutobahnMaskingTests(unittest.SynchronousTestCase):
 
         protocol = Peek()
         open_protocol(protocol)
-        protocol.dataReceived(client_frame(b"abc"))
+        # (Autobahn's reader: ours reads whole frames without it)
+        protocol._dataReceived(client_frame(b"abc"))
         self.assertEqual(seen, [_KEY], _autobahn("current_frame.mask"))
         self.assertIsInstance(
             protocol.current_frame_masker, _internals.Unmasker, _autobahn("current_frame_masker")
@@ -248,6 +257,172 @@ class AutobahnReadingTests(unittest.SynchronousTestCase):
         self.patch(adapter, "hlval", refuse)
         protocol.dataReceived(client_frame(b"hello"))
         self.assertEqual(protocol.messages, [(b"hello", False)])
+
+
+def _frame(payload: bytes, first: int, key: bytes = _KEY, masked: bool = True, length_code: Optional[int] = None) -> bytes:
+    """
+    Any client frame: C{first} is the FIN/RSV/opcode byte; C{length_code}
+    forces the 7-bit length field (126 with a short payload: a length not
+    in its shortest form).
+    """
+    n = len(payload)
+    code = length_code if length_code is not None else (n if n < 126 else 126 if n < 65536 else 127)
+    head = struct.pack("!BB", first, (0x80 if masked else 0) | code)
+    if code == 126:
+        head += struct.pack("!H", n)
+    elif code == 127:
+        head += struct.pack("!Q", n)
+    if not masked:
+        return head + payload
+    return head + key + _mask(payload, key)
+
+
+_SIZES = st.sampled_from([0, 1, 4, 5, 11, 100, 125, 126, 127, 300, 65535, 65536])
+
+
+@st.composite
+def _client_frames(draw: Any) -> bytes:
+    kind = draw(
+        st.sampled_from(
+            ["text", "text", "text", "binary", "binary", "fragmented", "ping", "bad utf-8",
+             "cut utf-8", "unmasked", "long form", "rsv", "reserved opcode", "close", "pong",
+             "quit", "drop"]
+        )
+    )
+    key = draw(st.binary(min_size=4, max_size=4))
+    size = draw(_SIZES)
+    text = draw(st.text(max_size=40)).encode("utf-8")
+    payload = (text * (size // max(1, len(text)) + 1))[:size] if text else b"t" * size
+    if kind == "text":
+        return _frame(payload, 0x81, key)
+    if kind in ("quit", "drop"):
+        return _frame(kind.encode(), 0x81, key)
+    if kind == "binary":
+        return _frame(bytes(draw(st.binary(max_size=8))) + b"\xff" * size, 0x82, key)
+    if kind == "fragmented":
+        return _frame(payload[:3], 0x01, key) + _frame(payload[3:], 0x80, key)
+    if kind == "ping":
+        return _frame(payload[:125], 0x89, key)
+    if kind == "pong":
+        return _frame(payload[:125], 0x8A, key)
+    if kind == "bad utf-8":
+        return _frame(b"ok\xff\xfe" + payload, 0x81, key)
+    if kind == "cut utf-8":
+        return _frame(b"\xe2\x82", 0x81, key)
+    if kind == "unmasked":
+        return _frame(payload, 0x81, key, masked=False)
+    if kind == "long form":
+        return _frame(payload[:100], 0x81, key, length_code=126)
+    if kind == "rsv":
+        return _frame(payload, 0xC1, key)
+    if kind == "reserved opcode":
+        return _frame(payload, 0x83, key)
+    return _frame(struct.pack("!H", 1000) + b"bye", 0x88, key)
+
+
+class _Lenient(StringTransport):
+    """
+    A memory transport that, as TCP does, lets a protocol unregister a
+    producer it never registered (Autobahn does, when it drops a
+    connection).
+    """
+
+    def unregisterProducer(self) -> None:
+        self.producer = None
+
+
+class Quitting(Recorder):
+    """
+    Closes the websocket on C{b"quit"}, drops the connection on C{b"drop"}
+    (as SockJS does on broken JSON).
+    """
+
+    def onMessage(self, payload: bytes, isBinary: bool) -> None:
+        Recorder.onMessage(self, payload, isBinary)
+        if payload == b"quit":
+            self.sendClose(1000)
+        elif payload == b"drop":
+            self.dropConnection(abort=False)
+
+
+class WholeFrameReaderTests(unittest.SynchronousTestCase):
+    """
+    L{AutobahnServerProtocol} reads complete, final, masked data frames
+    itself and leaves everything else to Autobahn's reader: whatever the
+    frames and however the reads cut them, the messages, the hooks called,
+    the bytes written back and the connection's state are Autobahn's.
+    """
+
+    def run_both(self, wire: bytes, cuts: List[int], **options: Any) -> List[Any]:
+        outcomes = []
+        for whole_frames in (True, False):
+            protocol = Quitting()
+            transport = open_protocol(protocol, transport=_Lenient(), **options)
+            if not whole_frames:
+                protocol._whole_frames = False
+            last = 0
+            for cut in sorted(set(cuts)) + [len(wire)]:
+                if cut > last:
+                    protocol.dataReceived(wire[last:cut])
+                    last = cut
+            outcomes.append(
+                (
+                    protocol.messages,
+                    protocol.too_big,
+                    protocol.ended,
+                    transport.value(),
+                    protocol.state,
+                    protocol.failedByMe,
+                    protocol.wasClean,
+                    transport.disconnecting,
+                )
+            )
+        return outcomes
+
+    @settings(max_examples=400, deadline=None)
+    @given(
+        frames=st.lists(_client_frames(), min_size=1, max_size=6),
+        cuts=st.lists(st.integers(min_value=0, max_value=140000), max_size=4),
+        validate=st.booleans(),
+        limit=st.sampled_from([0, 100, 65536]),
+    )
+    def test_same_as_autobahn(self, frames: List[bytes], cuts: List[int], validate: bool, limit: int) -> None:
+        wire = b"".join(frames)
+        cuts = [c % (len(wire) + 1) for c in cuts]
+        ours, autobahns = self.run_both(
+            wire,
+            cuts,
+            utf8validateIncoming=validate,
+            maxMessagePayloadSize=limit,
+            maxFramePayloadSize=limit,
+        )
+        self.assertEqual(ours, autobahns)
+
+    def test_whole_frames_skip_autobahn_reader(self) -> None:
+        """
+        Complete frames in one read never reach Autobahn's reader (the
+        point of it); a frame cut by the read does, and the rest follows.
+        """
+        protocol = Recorder()
+        open_protocol(protocol)
+        calls: List[bytes] = []
+        autobahn_reader = protocol._dataReceived
+
+        def watch(data: bytes) -> None:
+            calls.append(data)
+            autobahn_reader(data)
+
+        protocol._dataReceived = watch  # type: ignore[method-assign]
+        protocol.dataReceived(client_frame(b"one") + client_frame(b"x" * 300, opcode=2))
+        self.assertEqual(calls, [])
+        wire = client_frame(b"three") + client_frame(b"four")
+        protocol.dataReceived(wire[:-2])
+        protocol.dataReceived(wire[-2:])
+        self.assertEqual(calls, [wire[len(client_frame(b"three")) : -2], wire[-2:]])
+        self.assertEqual(
+            protocol.messages,
+            [(b"one", False), (b"x" * 300, True), (b"three", False), (b"four", False)],
+        )
 
 
 class AutobahnSendingTests(unittest.SynchronousTestCase):

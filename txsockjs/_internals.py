@@ -32,6 +32,20 @@ L{txsockjs._autobahn}) and nowhere else:
     formatting a debug log line on every read, logged or not (3.7 % of the
     CPU of an echo of small messages, C{bench/profile.py}); ours calls it
     straight. Without it: no frame is read at all.
+  - The whole-frame reader (L{AutobahnServerProtocol._read_whole_frames}):
+    complete, final, masked text and binary frames of up to 64 KiB at the
+    start of a read are unmasked and handed to C{onMessage} without
+    Autobahn's reader (pure Python, half the CPU of an echo; the echo at
+    100 connections costs x0.50 with it, C{bench/RESULTS.md}). It reads
+    Autobahn's state to know its reader is between frames and messages
+    (C{state}, C{current_frame}, C{data}, C{inside_message}, C{failedByMe},
+    C{autoPingTimeoutCall}) and may be skipped (C{_perMessageCompress},
+    C{logFrames}, C{logOctets}, C{trackedTimings}), and honours its limits
+    (C{maxFramePayloadSize}, C{maxMessagePayloadSize},
+    C{utf8validateIncoming}); anything else goes to Autobahn's reader.
+    Autobahn's C{trafficStats} do not count what it reads. Without it:
+    frames read twice or dropped; C{tests/test_internals.py} compares it
+    with Autobahn's reader on generated frames cut at random places.
   - C{_max_message_size_exceeded}: Autobahn's hook for its size limits; its
     own drops the TCP connection, SockJS wants a 1009 close and a count.
   - C{_closeConnection}: Autobahn's way to end the TCP connection; ours
