@@ -425,6 +425,31 @@ class WholeFrameReaderTests(unittest.SynchronousTestCase):
         )
 
 
+class AutobahnValidatorTests(unittest.SynchronousTestCase):
+    """
+    With no UTF-8 validation, the validator Autobahn makes per connection
+    (C{utf8validator}) is dropped; turned on later, one is made again.
+    """
+
+    def test_dropped_without_validation(self) -> None:
+        protocol = Recorder()
+        open_protocol(protocol)
+        self.assertIsNone(protocol.utf8validator, _autobahn("utf8validator"))
+        kept = Recorder()
+        open_protocol(kept, utf8validateIncoming=True)
+        self.assertIsNotNone(kept.utf8validator, _autobahn("utf8validator"))
+
+    def test_turned_on_later(self) -> None:
+        protocol = Recorder()
+        transport = open_protocol(protocol, transport=_Lenient())
+        protocol.utf8validateIncoming = True
+        # (Autobahn's reader, which uses the validator)
+        protocol._dataReceived(client_frame(b"ok \xff"))
+        self.assertEqual(protocol.messages, [])
+        self.assertTrue(protocol.failedByMe, _autobahn("utf8validator"))
+        self.assertTrue(transport.disconnecting)
+
+
 class AutobahnSendingTests(unittest.SynchronousTestCase):
     """
     The text frames written straight to the transport are the ones

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs
 
 from autobahn.twisted.websocket import WebSocketServerProtocol
 from autobahn.websocket import protocol as _autobahn_protocol
+from autobahn.websocket.utf8validator import Utf8Validator
 
 __all__ = [
     "FAST_PROTOCOL_OPTIONS",
@@ -124,6 +125,12 @@ class AutobahnServerProtocol(WebSocketServerProtocol):
             if not hasattr(self, name):  # (as Autobahn: set on the protocol wins)
                 setattr(self, name, getattr(factory, name))
         WebSocketServerProtocol.connectionMade(self)
+        if not self.utf8validateIncoming:
+            # Autobahn makes one for every connection; with no validation
+            # it is never used, and it would stay (with its CFFI state) as
+            # objects the garbage collector walks (onFrameBegin makes one
+            # again if validation is turned on later)
+            self.utf8validator = None  # type: ignore[assignment]
 
     def open_on_parsed_handshake(self, uri: str, headers: Dict[str, str]) -> bool:
         """
@@ -290,6 +297,8 @@ class AutobahnServerProtocol(WebSocketServerProtocol):
         return data[at:] if at else data
 
     def onFrameBegin(self) -> None:
+        if self.utf8validator is None and self.utf8validateIncoming:
+            self.utf8validator = Utf8Validator()
         frame = self.current_frame
         if frame.mask is not None and not self.applyMask:
             # (annotated str by Autobahn: it is the frame's 4 mask bytes)

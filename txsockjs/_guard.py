@@ -45,6 +45,9 @@ _log = Logger()
 _PRESSURE_LOG_INTERVAL = 10.0
 
 
+_PRODUCER_METHODS = ("pauseProducing", "resumeProducing", "stopProducing")
+
+
 class Connections:
     """
     The connections of one site: how many, which wait for a request (the
@@ -220,6 +223,12 @@ class Guard(ProtocolWrapper):
             self._timer = None
         self._connections.busy(self)
         self.dataReceived = _writes.gathering(protocol.dataReceived)  # type: ignore[method-assign, assignment]
+        # the channel's calls to its producer are over: a websocket's rare
+        # ones reach the transport through ProtocolWrapper.__getattr__, and
+        # three bound methods fewer stay alive per websocket (each is work
+        # for the garbage collector's full passes, bench/RESULTS.md)
+        for name in _PRODUCER_METHODS:
+            self.__dict__.pop(name, None)
 
     # ProtocolWrapper keeps a flag of its own; the transport knows. The
     # channel asks after every header line: a getter in C, no Python frame.
@@ -235,7 +244,7 @@ class Guard(ProtocolWrapper):
         self.dataReceived = _writes.gathering(self.dataReceived)  # type: ignore[method-assign, assignment]
         # the channel resumes its producer (this) after every request:
         # the transport's own methods, not a lookup through __getattr__
-        for name in ("pauseProducing", "resumeProducing", "stopProducing"):
+        for name in _PRODUCER_METHODS:
             method = getattr(transport, name, None)
             if method is not None:
                 setattr(self, name, method)
