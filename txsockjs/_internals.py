@@ -46,6 +46,11 @@ L{txsockjs._autobahn}) and nowhere else:
     Autobahn's C{trafficStats} do not count what it reads. Without it:
     frames read twice or dropped; C{tests/test_internals.py} compares it
     with Autobahn's reader on generated frames cut at random places.
+  - C{utf8validator}: the validator Autobahn makes for every connection is
+    dropped when C{utf8validateIncoming} is off (it would stay, with its
+    CFFI state, as objects the garbage collector walks) and made again in
+    C{onFrameBegin} if validation is turned on later. Without it: a
+    crash on the first frame, or an unneeded object per connection.
   - C{_max_message_size_exceeded}: Autobahn's hook for its size limits; its
     own drops the TCP connection, SockJS wants a 1009 close and a count.
   - C{_closeConnection}: Autobahn's way to end the TCP connection; ours
@@ -128,6 +133,9 @@ Twisted:
     checked once by C{Headers} itself (L{txsockjs._headers.prepared}):
     C{setRawHeaders} canonicalises and sanitises on every call, three
     Python calls per header. Without it: headers missing or doubled.
+    L{txsockjs.RequestInfo} also reads it, to keep a session's request
+    headers as one tuple of bytes (no dict and list per header for the
+    garbage collector to walk). Without it: sessions see no headers.
 """
 
 from __future__ import annotations
