@@ -151,13 +151,16 @@ class Cluster:
 
     def log_tail(self, index: int, lines: int = 30) -> str:
         """
-        The last C{lines} lines of backend C{index}'s log.
+        The last C{lines} lines of backend C{index}'s log, but for the
+        access lines.
         """
         path = os.path.join(self.run_dir, f"b{index + 1}.log")
         if not os.path.exists(path):
             return f"(no {path})"
         with open(path, errors="replace") as f:
-            return "".join(f.readlines()[-lines:])
+            # (not the access lines: one per request, they hide the rest)
+            kept = [line for line in f if '] "127.0.0.1" - - [' not in line]
+        return "".join(kept[-lines:])
 
     def signal(self, index: int, sig: int) -> None:
         os.kill(self.backend_pids[index], sig)
