@@ -252,8 +252,9 @@ class RawWebSocketProtocol(SockJSWebSocketProtocol):
         Send C{message} as one text message; the bytes it took.
         """
         data = message.encode("utf-8", "surrogatepass")
-        if self.state == WebSocketServerProtocol.STATE_OPEN:
-            self.sendMessage(data, False)  # type: ignore[no-untyped-call]
+        # (the frame Autobahn's sendMessage would build, without its
+        # per-message bookkeeping; its own when compression or a queue is on)
+        self.write_text_frame(data)
         return len(data)
 
     def send_binary(self, data: bytes) -> None:
