@@ -70,15 +70,7 @@ def client_frame(payload: bytes, opcode: int = 1, fin: bool = True) -> bytes:
     """
     A masked client frame, as browsers send.
     """
-    first = (0x80 if fin else 0) | opcode
-    n = len(payload)
-    if n < 126:
-        head = struct.pack("!BB", first, 0x80 | n)
-    elif n < 65536:
-        head = struct.pack("!BBH", first, 0x80 | 126, n)
-    else:
-        head = struct.pack("!BBQ", first, 0x80 | 127, n)
-    return head + _KEY + _mask(payload)
+    return _frame(payload, (0x80 if fin else 0) | opcode)
 
 
 class Recorder(_internals.AutobahnServerProtocol):

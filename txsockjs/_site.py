@@ -171,7 +171,8 @@ class SockJSRequest(server.Request):
         transport = self.channel.transport
         if transport is None:
             return
-        clock = getattr(getattr(self.channel, "site", None), "reactor", None)
+        site = getattr(self.channel, "site", None)
+        clock = getattr(site, "reactor", None)
         if clock is None:
             clock = default_reactor()
         _log.info(
@@ -179,7 +180,6 @@ class SockJSRequest(server.Request):
             limit=self._limit,
             peer=str(transport.getPeer()),
         )
-        site = getattr(self.channel, "site", None)
         if isinstance(site, SockJSSite):
             site.body_refusals += 1
         call = close_after(transport, TOO_LARGE, clock, LINGER)

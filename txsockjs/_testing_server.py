@@ -169,26 +169,15 @@ class SockJSTestServer:
         far as it does now. With C{close}, C{Connection: close} is sent
         (unless the headers name a C{Connection}).
         """
-        return self._send_request(method, path, headers, body, version, close)
+        exchange = Exchange(self, method.encode("ascii"))
+        exchange.send(request_bytes(method, path, headers, body, version, close))
+        return exchange
 
     def connect(self) -> Exchange:
         """
         A new connection with nothing sent on it yet (see L{Exchange.send}).
         """
         return Exchange(self)
-
-    def _send_request(
-        self,
-        method: str,
-        path: str,
-        headers: Optional[Mapping[str, Union[str, Sequence[str]]]],
-        body: bytes,
-        version: str = "HTTP/1.1",
-        close: bool = True,
-    ) -> Exchange:
-        exchange = Exchange(self, method.encode("ascii"))
-        exchange.send(request_bytes(method, path, headers, body, version, close))
-        return exchange
 
     # -- time
 
